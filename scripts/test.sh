@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: type-checks, then runs every test file with node's test runner. The store
+# and API suites also run against PostgreSQL: a throwaway server is started here unless
+# SHIPGATE_TEST_DATABASE_URL already points at one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${SHIPGATE_TEST_DATABASE_URL:-}" ]; then
+  eval "$(bash scripts/pg-start.sh)"
+  trap 'bash scripts/pg-stop.sh "$SHIPGATE_TEST_PGDIR"' EXIT
+fi
+npx tsc --noEmit
+if [ "$#" -gt 0 ]; then files=("$@"); else mapfile -t files < <(find test -name '*.test.ts' | sort); fi
+node --import tsx --test --test-concurrency=2 "${files[@]}"

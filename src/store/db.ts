@@ -1,0 +1,100 @@
+// Opening the database: SQLite (one file, the embedded default) or PostgreSQL (a URL), then
+// bringing its schema up to date. Also the one transaction helper every state change uses.
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import { ShipgateError, StoreError } from '../errors.js';
+import { type Dialect, migrationProvider } from './migrations.js';
+import type { DB } from './schema.js';
+
+export type { Dialect };
+
+export interface Database {
+  db: Kysely<DB>;
+  dialect: Dialect;
+  /** Where it lives, with any password removed: safe to print. */
+  location: string;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** postgres://... ; when set, PostgreSQL is used. */
+  url?: string | null;
+  /** SQLite file path, used when no url. */
+  sqlitePath?: string;
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparseable url)';
+  }
+}
+
+export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
+  let database: Database;
+  if (opts.url) {
+    if (!/^postgres(ql)?:\/\//.test(opts.url)) {
+      throw new StoreError(`database url must start with postgres:// (got ${redactUrl(opts.url)})`);
+    }
+    const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    database = { db, dialect: 'postgres', location: redactUrl(opts.url), close: () => db.destroy() };
+  } else {
+    const file = opts.sqlitePath ?? '.shipgate/shipgate.db';
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    let sqlite: SQLite.Database;
+    try {
+      sqlite = new SQLite(file);
+    } catch (err) {
+      throw new StoreError(`cannot open SQLite database ${file}: ${(err as Error).message}`);
+    }
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('busy_timeout = 10000');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('synchronous = NORMAL');
+    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
+    database = { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
+  }
+  try {
+    await migrate(database);
+  } catch (err) {
+    await database.close().catch(() => {});
+    if (err instanceof ShipgateError) throw err;
+    throw new StoreError(`cannot open the store at ${database.location}: ${(err as Error).message}`);
+  }
+  return database;
+}
+
+async function migrate(database: Database): Promise<void> {
+  const migrator = new Migrator({ db: database.db, provider: migrationProvider(database.dialect) });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * Runs fn in one transaction. On SQLite the transaction takes the write lock at its start
+ * (BEGIN IMMEDIATE), so read-then-write sequences from several processes serialise instead
+ * of failing half-way; on PostgreSQL callers lock what they read with FOR UPDATE.
+ */
+export async function inTransaction<T>(database: Database, fn: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
+  if (database.dialect === 'postgres') {
+    return database.db.transaction().execute((trx: Transaction<DB>) => fn(trx));
+  }
+  return database.db.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn);
+    try {
+      const result = await fn(conn);
+      await sql`commit`.execute(conn);
+      return result;
+    } catch (err) {
+      await sql`rollback`.execute(conn).catch(() => {});
+      throw err;
+    }
+  });
+}
