@@ -78,6 +78,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('comment', 'text')
           .addColumn('at', 'text', (c) => c.notNull())
           .addColumn('auth_method', 'text', (c) => c.notNull())
+          .addColumn('lapsed_at', 'text')
           .execute();
         await db.schema
           .createIndex('approvals_deployment')

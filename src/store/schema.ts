@@ -54,6 +54,8 @@ export interface ApprovalsTable {
   comment: string | null;
   at: string;
   auth_method: string;
+  /** Set when shipgate noticed the approval outlived the policy's TTL (and audited it). */
+  lapsed_at: string | null;
 }
 
 export interface ChecklistTicksTable {

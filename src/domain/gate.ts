@@ -1,0 +1,376 @@
+// The production gate: evaluates an environment's policy for one release and explains every
+// check. Pure: the store gathers the facts, this decides, the caller persists.
+import { type ApprovalTally, tallyApprovals } from './approvals.js';
+import { formatLocal, freezeStatus, nextDeployableAt, windowStatus } from './calendar.js';
+import { mutableVersionReason } from './release.js';
+import {
+  type Approval,
+  type BypassableCheck,
+  type ChecklistTick,
+  type CheckResult,
+  type DeploymentType,
+  type Policy,
+  type Release,
+  SEVERITIES,
+  type Verification,
+  type VulnCounts,
+} from './types.js';
+
+export interface GateInput {
+  now: Date;
+  environment: string;
+  policy: Policy;
+  release: Release;
+  type: DeploymentType;
+  incident: string | null;
+  requestedBy: string;
+  /** Digest of the artifact about to be deployed, when the caller knows it. */
+  expectedDigest?: string | null;
+  verifications: Verification[];
+  /** The release now running in the environment (the rollback target), if any. */
+  previousRelease: Release | null;
+  /** True when this release ran successfully in the environment before (for rollbacks). */
+  releaseRanHereBefore?: boolean;
+  approvals: Approval[];
+  ticks: ChecklistTick[];
+}
+
+/**
+ * pass: every check passes. waiting_for_window: only a window or freeze holds it.
+ * blocked: something may still pass later (approvals, soak, checklist...).
+ * failed: a check failed for good. rejected: an approver said no.
+ */
+export type GateOutcome = 'pass' | 'waiting_for_window' | 'blocked' | 'failed' | 'rejected';
+
+export interface GateResult {
+  outcome: GateOutcome;
+  checks: CheckResult[];
+  approvals: ApprovalTally;
+  /** Checks a hotfix passed by break-glass. */
+  bypassed: string[];
+  /** One sentence for humans: the outcome and what it waits for. */
+  summary: string;
+}
+
+const MINUTE = 60_000;
+
+export function evaluateGate(input: GateInput): GateResult {
+  const { policy } = input;
+  const hotfix = input.type === 'hotfix';
+  const bypass = (id: BypassableCheck, result: CheckResult): CheckResult => {
+    if (!hotfix || !policy.emergency.mayBypass.includes(id)) return result;
+    if (result.status !== 'pending' && result.status !== 'fail') return result;
+    if (result.final) return result;
+    return {
+      ...result,
+      status: 'warn',
+      bypassed: true,
+      reason: `bypassed by hotfix for incident ${input.incident}: ${result.reason}`,
+    };
+  };
+
+  const rules = hotfix ? policy.emergency.approvals : policy.approvals;
+  const tally = tallyApprovals({
+    rules: hotfix || !policy.autoApprove ? rules : [],
+    approvals: input.approvals,
+    requester: input.requestedBy,
+    ttlMinutes: policy.approvalTtlMinutes,
+    now: input.now,
+  });
+
+  const checks: CheckResult[] = [
+    bypass('verified', verifiedCheck(input)),
+    bypass('soak', soakCheck(input)),
+    vulnerabilityCheck(input),
+    immutableCheck(input),
+    bypass('window', windowCheck(input)),
+    bypass('freeze', freezeCheck(input)),
+    rollbackTargetCheck(input),
+    checklistCheck(input),
+    approvalsCheck(input, tally, hotfix),
+  ];
+
+  const outcome = decide(checks, tally);
+  return {
+    outcome,
+    checks,
+    approvals: tally,
+    bypassed: checks.filter((c) => c.bypassed).map((c) => c.id),
+    summary: summarize(outcome, checks),
+  };
+}
+
+function decide(checks: CheckResult[], tally: ApprovalTally): GateOutcome {
+  if (tally.rejection) return 'rejected';
+  if (checks.some((c) => c.status === 'fail' && c.final)) return 'failed';
+  const open = checks.filter((c) => c.status === 'fail' || c.status === 'pending');
+  if (open.length === 0) return 'pass';
+  if (open.every((c) => c.id === 'window' || c.id === 'freeze')) return 'waiting_for_window';
+  return 'blocked';
+}
+
+function summarize(outcome: GateOutcome, checks: CheckResult[]): string {
+  const open = checks.filter((c) => c.status === 'fail' || c.status === 'pending');
+  switch (outcome) {
+    case 'pass':
+      return 'every check passes';
+    case 'rejected':
+      return checks.find((c) => c.id === 'approvals')!.reason;
+    case 'failed':
+      return `failed: ${open.filter((c) => c.final).map((c) => `${c.id}: ${c.reason}`).join('; ')}`;
+    case 'waiting_for_window':
+      return `approved; waiting for a deployment window: ${open.map((c) => c.reason).join('; ')}`;
+    case 'blocked':
+      return `waiting for ${open.map((c) => c.id).join(', ')}`;
+  }
+}
+
+function hhmmUtc(iso: string): string {
+  return `${iso.slice(11, 16)} UTC`;
+}
+
+function verifiedCheck(input: GateInput): CheckResult {
+  const env = input.policy.requireVerifiedIn;
+  if (input.type === 'rollback') {
+    return { id: 'verified', status: 'skipped', reason: 'a rollback redeploys a release that ran here before' };
+  }
+  if (!env) return { id: 'verified', status: 'skipped', reason: 'this environment requires no earlier verification' };
+  const v = input.verifications.find((x) => x.environment === env);
+  if (v) {
+    return {
+      id: 'verified',
+      status: 'pass',
+      reason: `verified in ${env} by ${v.verifiedBy} at ${v.verifiedAt}`,
+      figure: env,
+      threshold: env,
+    };
+  }
+  return {
+    id: 'verified',
+    status: 'pending',
+    reason: `${input.release.service} ${input.release.version} is not verified in ${env} yet; mark it once its tests there pass (shipgate verify ${input.release.service} ${input.release.version} ${env})`,
+    figure: null,
+    threshold: env,
+  };
+}
+
+function soakCheck(input: GateInput): CheckResult {
+  const { soakMinutes, requireVerifiedIn: env } = input.policy;
+  if (input.type === 'rollback') return { id: 'soak', status: 'skipped', reason: 'a rollback needs no soak time' };
+  if (!env || soakMinutes <= 0) return { id: 'soak', status: 'skipped', reason: 'no soak time required' };
+  const v = input.verifications.find((x) => x.environment === env);
+  if (!v) {
+    return {
+      id: 'soak',
+      status: 'pending',
+      reason: `soak of ${soakMinutes} min starts when the release is verified in ${env}`,
+      figure: 0,
+      threshold: soakMinutes,
+    };
+  }
+  const since = Date.parse(v.verifiedAt);
+  const soaked = Math.max(0, Math.floor((input.now.getTime() - since) / MINUTE));
+  const passesAt = new Date(since + soakMinutes * MINUTE).toISOString();
+  if (input.now.getTime() >= since + soakMinutes * MINUTE) {
+    return { id: 'soak', status: 'pass', reason: `soaked ${soaked} min of ${soakMinutes} in ${env}`, figure: soaked, threshold: soakMinutes };
+  }
+  return {
+    id: 'soak',
+    status: 'pending',
+    reason: `soaked ${soaked} min of ${soakMinutes} in ${env}; passes at ${hhmmUtc(passesAt)}`,
+    figure: soaked,
+    threshold: soakMinutes,
+    passesAt,
+  };
+}
+
+function vulnerabilityCheck(input: GateInput): CheckResult {
+  const scans = input.release.reports.filter((r) => r.kind === 'scan' && r.vulnerabilities);
+  const limits = input.policy.maxVulnerabilities;
+  const limitText = SEVERITIES.filter((s) => limits[s] !== undefined).map((s) => `${s} ≤ ${limits[s]}`).join(', ') || 'none';
+  if (scans.length === 0) {
+    if (input.policy.requireScan) {
+      return {
+        id: 'vulnerabilities',
+        status: 'fail',
+        reason: 'no vulnerability scan attached; the policy requires one (SARIF, Trivy, Grype or npm audit)',
+        figure: null,
+        threshold: limitText,
+      };
+    }
+    return { id: 'vulnerabilities', status: 'warn', reason: 'no vulnerability scan attached: nothing to count', figure: null, threshold: limitText };
+  }
+  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as VulnCounts;
+  for (const r of scans) for (const s of SEVERITIES) counts[s] += r.vulnerabilities![s];
+  const figure = SEVERITIES.map((s) => `${s} ${counts[s]}`).join(', ');
+  const over = SEVERITIES.filter((s) => limits[s] !== undefined && counts[s] > limits[s]!);
+  const from = scans.map((r) => r.name).join(', ');
+  if (over.length) {
+    return {
+      id: 'vulnerabilities',
+      status: 'fail',
+      final: true,
+      reason: `${over.map((s) => `${counts[s]} ${s} (max ${limits[s]})`).join(', ')} in ${from}`,
+      figure,
+      threshold: limitText,
+    };
+  }
+  return { id: 'vulnerabilities', status: 'pass', reason: `${figure} in ${from}; within ${limitText}`, figure, threshold: limitText };
+}
+
+function immutableCheck(input: GateInput): CheckResult {
+  const { release } = input;
+  const mutable = mutableVersionReason(release.version, input.policy.mutableTags);
+  if (mutable) return { id: 'immutable', status: 'fail', final: true, reason: mutable, figure: release.version };
+  if (input.expectedDigest && input.expectedDigest !== release.digest) {
+    return {
+      id: 'immutable',
+      status: 'fail',
+      final: true,
+      reason: `digest ${input.expectedDigest} does not match ${release.digest} recorded at build time`,
+      figure: input.expectedDigest,
+      threshold: release.digest,
+    };
+  }
+  return {
+    id: 'immutable',
+    status: 'pass',
+    reason: `${release.version} is pinned to ${release.digest} recorded at build time${input.expectedDigest ? ' and the deployed digest matches' : ''}`,
+    figure: release.digest,
+  };
+}
+
+function windowCheck(input: GateInput): CheckResult {
+  const cal = input.policy.calendar;
+  if (cal.windows.length === 0) return { id: 'window', status: 'skipped', reason: 'no deployment windows: any time is allowed' };
+  const w = windowStatus(cal, input.now);
+  const spec = cal.windows.map((x) => `${x.days.join('/')} ${x.start}–${x.end}`).join(', ');
+  if (w.open) {
+    return {
+      id: 'window',
+      status: 'pass',
+      reason: `inside the deployment window (${spec} ${cal.timezone})${w.closesAt ? `; closes ${formatLocal(w.closesAt, cal.timezone)}` : ''}`,
+      threshold: spec,
+    };
+  }
+  const next = w.opensAt ? formatLocal(w.opensAt, cal.timezone) : 'never within a year';
+  return {
+    id: 'window',
+    status: 'pending',
+    reason: `outside the deployment windows (${spec} ${cal.timezone}); next window opens ${next}`,
+    threshold: spec,
+    passesAt: w.opensAt ? w.opensAt.toISOString() : null,
+  };
+}
+
+function freezeCheck(input: GateInput): CheckResult {
+  const cal = input.policy.calendar;
+  if (cal.freezes.length === 0) return { id: 'freeze', status: 'skipped', reason: 'no change freezes configured' };
+  const f = freezeStatus(cal, input.now);
+  if (!f.frozen || !f.freeze) return { id: 'freeze', status: 'pass', reason: 'no change freeze in effect' };
+  const next = nextDeployableAt(cal, input.now);
+  const why = f.freeze.reason ? ` (${f.freeze.reason})` : '';
+  const until = f.until ? ` until ${formatLocal(f.until, cal.timezone)}` : '';
+  return {
+    id: 'freeze',
+    status: 'pending',
+    reason: `frozen by '${f.freeze.name}'${why}${until}; next window opens ${next ? formatLocal(next, cal.timezone) : 'not within a year'}`,
+    figure: f.freeze.name,
+    passesAt: next ? next.toISOString() : null,
+  };
+}
+
+function rollbackTargetCheck(input: GateInput): CheckResult {
+  const mode = input.policy.rollbackTarget;
+  if (mode === 'off') return { id: 'rollback-target', status: 'skipped', reason: 'the policy does not ask for a rollback target' };
+  if (input.type === 'rollback') {
+    if (input.releaseRanHereBefore) {
+      return { id: 'rollback-target', status: 'pass', reason: `${input.release.version} ran in ${input.environment} before: it is a known-good target` };
+    }
+    return {
+      id: 'rollback-target',
+      status: 'fail',
+      final: true,
+      reason: `${input.release.version} never ran successfully in ${input.environment}, so it cannot be a rollback target`,
+    };
+  }
+  const prev = input.previousRelease;
+  if (prev) {
+    return {
+      id: 'rollback-target',
+      status: 'pass',
+      reason: `rollback target: ${prev.service} ${prev.version} (${prev.digest.slice(0, 19)}…)`,
+      figure: prev.version,
+    };
+  }
+  return {
+    id: 'rollback-target',
+    status: 'warn',
+    reason: `first deployment of ${input.release.service} to ${input.environment}: there is no earlier release to roll back to`,
+    figure: null,
+  };
+}
+
+function checklistCheck(input: GateInput): CheckResult {
+  const items = input.policy.checklist;
+  if (items.length === 0) return { id: 'checklist', status: 'skipped', reason: 'no readiness checklist' };
+  const done: string[] = [];
+  const missing: string[] = [];
+  const failed: string[] = [];
+  for (const item of items) {
+    if (item.evidence === 'tests') {
+      const reports = input.release.reports.filter((r) => r.kind === 'tests' && r.tests);
+      const bad = reports.find((r) => r.tests!.failures + r.tests!.errors > 0);
+      if (bad) {
+        failed.push(`${item.id} (${bad.name}: ${bad.tests!.failures + bad.tests!.errors} failing of ${bad.tests!.total})`);
+      } else if (reports.length) {
+        done.push(`${item.id} (${reports.map((r) => `${r.name}: ${r.tests!.total} tests, 0 failing`).join('; ')})`);
+      } else {
+        missing.push(`${item.id} (attach a test report)`);
+      }
+      continue;
+    }
+    if (item.evidence === 'scan') {
+      const scan = input.release.reports.find((r) => r.kind === 'scan');
+      if (scan) done.push(`${item.id} (${scan.name})`);
+      else missing.push(`${item.id} (attach a scan report)`);
+      continue;
+    }
+    const tick = input.ticks.find((t) => t.item === item.id);
+    if (tick) done.push(`${item.id} (ticked by ${tick.user})`);
+    else missing.push(`${item.id} (a person ticks it)`);
+  }
+  const figure = `${done.length}/${items.length}`;
+  if (failed.length) {
+    return { id: 'checklist', status: 'fail', final: true, reason: `evidence shows failures: ${failed.join(', ')}`, figure, threshold: `${items.length}/${items.length}` };
+  }
+  if (missing.length) {
+    return { id: 'checklist', status: 'pending', reason: `${figure} done; missing: ${missing.join(', ')}`, figure, threshold: `${items.length}/${items.length}` };
+  }
+  return { id: 'checklist', status: 'pass', reason: `${figure} done: ${done.join(', ')}`, figure, threshold: `${items.length}/${items.length}` };
+}
+
+function approvalsCheck(input: GateInput, tally: ApprovalTally, hotfix: boolean): CheckResult {
+  const { policy } = input;
+  if (!hotfix && policy.autoApprove) {
+    return { id: 'approvals', status: 'pass', reason: `${input.environment} approves automatically when every other check passes` };
+  }
+  const need = tally.roles.reduce((n, t) => n + t.required, 0);
+  const have = tally.roles.reduce((n, t) => n + t.approvedBy.length, 0);
+  const figure = `${have}/${need}`;
+  const label = hotfix ? 'emergency approvals' : 'approvals';
+  if (tally.rejection) {
+    return { id: 'approvals', status: 'fail', final: true, reason: tally.summary, figure, threshold: `${need}` };
+  }
+  if (tally.satisfied) {
+    const lapse = tally.firstExpiry ? `; first lapses at ${tally.firstExpiry}` : '';
+    return { id: 'approvals', status: 'pass', reason: `${label} complete: ${tally.summary}${lapse}`, figure, threshold: `${need}` };
+  }
+  return {
+    id: 'approvals',
+    status: 'pending',
+    reason: `${label} ${figure}: ${tally.summary}; the requester (${input.requestedBy}) cannot approve`,
+    figure,
+    threshold: `${need}`,
+  };
+}
