@@ -1,0 +1,50 @@
+// `shipgate serve`: the HTTP API plus a reconciler that re-evaluates open deployments on a
+// timer (soak time passing, windows opening, approvals and deployments expiring).
+import type { Shipgate } from '../app/shipgate.js';
+import { InputError } from '../errors.js';
+import { buildServer } from '../server/app.js';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  reconcileEverySeconds: number;
+}
+
+export async function serve(app: Shipgate, opts: ServeOptions): Promise<void> {
+  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
+    throw new InputError(`port must be a whole number from 0 to 65535 (got '${opts.port}')`);
+  }
+  if (!(opts.reconcileEverySeconds > 0)) {
+    throw new InputError(`--reconcile-every must be a positive number of seconds (got '${opts.reconcileEverySeconds}')`);
+  }
+  const server = buildServer(app, { logger: { level: process.env.SHIPGATE_LOG_LEVEL ?? 'info' } });
+  await server.listen({ host: opts.host, port: opts.port });
+  const address = server.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  process.stdout.write(`shipgate listening on http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port} (store: ${app.database.dialect} ${app.database.location})\n`);
+
+  let running = false;
+  const timer = setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      const changed = await app.reconcile();
+      if (changed) server.log.info({ changed }, 'reconciled open deployments');
+    } catch (err) {
+      server.log.error({ err: (err as Error).message }, 'reconcile failed');
+    } finally {
+      running = false;
+    }
+  }, opts.reconcileEverySeconds * 1000);
+
+  await new Promise<void>((resolve) => {
+    const stop = async () => {
+      clearInterval(timer);
+      await server.close();
+      await app.database.close();
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}

@@ -1,0 +1,183 @@
+// The HTTP API: the same operations as the CLI, authenticated with API tokens, described by an
+// OpenAPI document at /api/v1/openapi.json.
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Actor, Shipgate } from '../app/shipgate.js';
+import { asShipgateError, InputError, ShipgateError } from '../errors.js';
+import { openApiDocument } from './openapi.js';
+import {
+  attachBody,
+  cancelBody,
+  completeBody,
+  decisionBody,
+  deploymentBody,
+  parseBody,
+  registerBody,
+  tickBody,
+  verifyBody,
+} from './schemas.js';
+
+export interface ServerOptions {
+  /** Largest request body accepted, in bytes (reports travel inside release bodies). */
+  bodyLimit?: number;
+  logger?: boolean | object;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    actor: Actor;
+  }
+}
+
+export function buildServer(app: Shipgate, opts: ServerOptions = {}): FastifyInstance {
+  const server = Fastify({
+    bodyLimit: opts.bodyLimit ?? 5 * 1024 * 1024,
+    logger: opts.logger ?? false,
+    // Tokens travel in headers; never let them into logs.
+    disableRequestLogging: true,
+  });
+
+  server.decorateRequest('actor', null as unknown as Actor);
+
+  server.setErrorHandler((err: unknown, _req, reply) => {
+    const e = err as { statusCode?: number; code?: string; message?: string };
+    if (err instanceof ShipgateError) {
+      return reply.status(err.httpStatus).send({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
+    }
+    // Fastify's own client errors: malformed JSON, body too large, wrong content type.
+    if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+      const code = e.statusCode === 413 ? 'payload_too_large' : 'bad_request';
+      const message =
+        e.statusCode === 413
+          ? `request body is larger than the ${server.initialConfig.bodyLimit} bytes allowed`
+          : `malformed request: ${e.message}`;
+      return reply.status(e.statusCode).send({ error: { code, message } });
+    }
+    const wrapped = asShipgateError(err);
+    server.log.error({ code: wrapped.code }, wrapped.message);
+    return reply.status(wrapped.httpStatus).send({ error: { code: wrapped.code, message: wrapped.message } });
+  });
+
+  server.setNotFoundHandler((req, reply) => {
+    reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
+
+  const authenticate = async (req: FastifyRequest) => {
+    const header = req.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    req.actor = await app.authenticate(token);
+  };
+
+  server.get('/healthz', async () => ({ status: 'ok' }));
+  server.get('/api/v1/openapi.json', async () => openApiDocument());
+
+  server.register(async (api) => {
+    api.addHook('onRequest', authenticate);
+
+    api.get('/api/v1/whoami', async (req) => ({ user: req.actor.user, roles: app.user(req.actor.user).roles }));
+
+    // releases
+    api.post('/api/v1/releases', async (req, reply) => {
+      const body = parseBody(registerBody, req.body);
+      const release = await app.registerRelease(req.actor, body);
+      return reply.status(201).send({ release });
+    });
+    api.get('/api/v1/releases', async (req) => {
+      const { service } = req.query as { service?: string };
+      return { releases: await app.listReleases(service) };
+    });
+    api.get('/api/v1/releases/:service/:version', async (req) => {
+      const { service, version } = req.params as { service: string; version: string };
+      const release = await app.getRelease(service, version);
+      return { release, verifications: await app.verificationsOf(release.id) };
+    });
+    api.post('/api/v1/releases/:service/:version/reports', async (req) => {
+      const { service, version } = req.params as { service: string; version: string };
+      const body = parseBody(attachBody, req.body);
+      return { release: await app.attachReports(req.actor, service, version, body.reports) };
+    });
+    api.post('/api/v1/releases/:service/:version/verifications', async (req, reply) => {
+      const { service, version } = req.params as { service: string; version: string };
+      const body = parseBody(verifyBody, req.body);
+      const release = await app.verifyRelease(req.actor, service, version, body.environment, body.note);
+      return reply.status(201).send({ release, verifications: await app.verificationsOf(release.id) });
+    });
+
+    // the gate
+    api.post('/api/v1/check', async (req) => {
+      const body = parseBody(deploymentBody, req.body);
+      return { gate: await app.check(req.actor, body) };
+    });
+
+    // deployments
+    api.post('/api/v1/deployments', async (req, reply) => {
+      const body = parseBody(deploymentBody, req.body);
+      const { view, gate } = await app.requestDeployment(req.actor, body);
+      return reply.status(201).send({ ...view, gate });
+    });
+    api.get('/api/v1/deployments', async (req) => {
+      const q = req.query as { service?: string; environment?: string; state?: string; limit?: string };
+      const limit = q.limit === undefined ? undefined : positiveInt(q.limit, 'limit');
+      const states = q.state ? (q.state.split(',') as never[]) : undefined;
+      return { deployments: await app.listDeployments({ service: q.service, environment: q.environment, states, limit }) };
+    });
+    api.get('/api/v1/deployments/:id', async (req) => app.getDeployment(deploymentId(req)));
+    api.post('/api/v1/deployments/:id/refresh', async (req) => {
+      const { view, gate } = await app.refresh(req.actor, deploymentId(req));
+      return { ...view, gate };
+    });
+    api.post('/api/v1/deployments/:id/approvals', async (req, reply) => {
+      const body = parseBody(decisionBody, req.body);
+      const { view, gate } = await app.decide(req.actor, deploymentId(req), body);
+      return reply.status(201).send({ ...view, gate });
+    });
+    api.post('/api/v1/deployments/:id/checklist/:item', async (req, reply) => {
+      const body = parseBody(tickBody, req.body);
+      const { item } = req.params as { item: string };
+      return reply.status(201).send(await app.tick(req.actor, deploymentId(req), item, body.note));
+    });
+    api.post('/api/v1/deployments/:id/cancel', async (req) => {
+      const body = parseBody(cancelBody, req.body);
+      return app.cancel(req.actor, deploymentId(req), body.reason);
+    });
+    api.post('/api/v1/deployments/:id/start', async (req) => app.start(req.actor, deploymentId(req)));
+    api.post('/api/v1/deployments/:id/complete', async (req) => {
+      const body = parseBody(completeBody, req.body);
+      return app.complete(req.actor, deploymentId(req), body.outcome, body.reason);
+    });
+
+    api.get('/api/v1/status', async () => ({ status: await app.status() }));
+
+    // audit
+    api.get('/api/v1/audit', async (req) => {
+      const q = req.query as { after?: string; limit?: string; subject?: string };
+      return {
+        events: await app.auditEvents({
+          afterSeq: q.after === undefined ? undefined : positiveInt(q.after, 'after', true),
+          limit: q.limit === undefined ? 100 : Math.min(positiveInt(q.limit, 'limit'), 1000),
+          subject: q.subject,
+        }),
+      };
+    });
+    api.get('/api/v1/audit/verify', async () => ({ result: await app.verifyAudit() }));
+    api.get('/api/v1/audit/export', async (_req, reply: FastifyReply) => {
+      reply.header('content-type', 'application/x-ndjson');
+      const lines: string[] = [];
+      await app.exportAudit({ write: (s: string) => lines.push(s) });
+      return reply.send(lines.join(''));
+    });
+  });
+
+  return server;
+}
+
+function deploymentId(req: FastifyRequest): number {
+  const { id } = req.params as { id: string };
+  return positiveInt(id, 'deployment id');
+}
+
+function positiveInt(value: string, field: string, allowZero = false): number {
+  if (!/^\d{1,12}$/.test(value) || (!allowZero && Number(value) === 0)) {
+    throw new InputError(`${field} must be a positive whole number (got '${value.slice(0, 40)}')`, { field });
+  }
+  return Number(value);
+}

@@ -1,0 +1,262 @@
+// The whole gate on a real store: SQLite file and PostgreSQL, each test on a fresh database.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { type Actor, Shipgate } from '../../src/app/shipgate.js';
+import type { Policy } from '../../src/domain/types.js';
+import { ConflictError, ForbiddenError, InputError, NotFoundError, UnauthorizedError } from '../../src/errors.js';
+import type { Database } from '../../src/store/db.js';
+import { testConfig } from '../support/config.js';
+import { freshDatabase, STORE_KINDS } from '../support/databases.js';
+
+const as = (user: string): Actor => ({ user, via: 'local' });
+const DIGEST = `sha256:${'a1'.repeat(32)}`;
+const TRIVY_CLEAN = JSON.stringify({ Results: [{ Target: 'app', Vulnerabilities: [{ VulnerabilityID: 'CVE-1', Severity: 'HIGH' }] }] });
+
+for (const kind of STORE_KINDS) {
+  describe(`shipgate on ${kind}`, () => {
+    const opened: Database[] = [];
+    after(async () => {
+      for (const d of opened) await d.close();
+    });
+
+    async function setup(production: Partial<Policy> = {}, start = '2026-11-24T09:00:00Z') {
+      const database = await freshDatabase(kind);
+      opened.push(database);
+      const clock = { now: new Date(start) };
+      const app = new Shipgate({ config: testConfig(production), database, now: () => clock.now });
+      const advance = (minutes: number) => {
+        clock.now = new Date(clock.now.getTime() + minutes * 60_000);
+      };
+      return { app, database, clock, advance };
+    }
+
+    async function releasedToStaging(app: Shipgate, version = '1.4.2') {
+      await app.registerRelease(as('carol'), {
+        service: 'web',
+        version,
+        digest: version === '1.4.2' ? DIGEST : `sha256:${'b2'.repeat(32)}`,
+        commit: 'deadbeef1',
+        reports: [{ name: 'trivy.json', content: TRIVY_CLEAN }],
+      });
+      await app.verifyRelease(as('carol'), 'web', version, 'staging', 'e2e suite green');
+    }
+
+    async function count(database: Database, table: 'releases' | 'deployments' | 'approvals' | 'audit_events') {
+      const r = await database.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      return Number(r.n);
+    }
+
+    test('a release is immutable: bad versions, bad digests and re-registration are refused', async () => {
+      const { app, database } = await setup();
+      await releasedToStaging(app);
+      await assert.rejects(
+        app.registerRelease(as('carol'), { service: 'web', version: 'latest', digest: DIGEST, commit: 'deadbeef1' }),
+        (e: Error) => e instanceof InputError && /'latest' is a mutable tag/.test(e.message),
+      );
+      await assert.rejects(
+        app.registerRelease(as('carol'), { service: 'web', version: 'feature/login', digest: DIGEST, commit: 'deadbeef1' }),
+        (e: Error) => e instanceof InputError && /branch name/.test(e.message),
+      );
+      await assert.rejects(
+        app.registerRelease(as('carol'), { service: 'web', version: '1.4.3', digest: 'sha256:xyz', commit: 'deadbeef1' }),
+        (e: Error) => e instanceof InputError && /digest must be sha256:<64 hex characters>/.test(e.message),
+      );
+      await assert.rejects(
+        app.registerRelease(as('carol'), { service: 'web', version: '1.4.2', digest: `sha256:${'ff'.repeat(32)}`, commit: 'deadbeef1' }),
+        (e: Error) => e instanceof ConflictError && /already registered with digest sha256:a1a1/.test(e.message),
+      );
+      await assert.rejects(
+        app.registerRelease(as('carol'), { service: 'nope', version: '1.0.0', digest: DIGEST, commit: 'deadbeef1' }),
+        (e: Error) => e instanceof NotFoundError && /unknown service 'nope'; known: web, api/.test(e.message),
+      );
+      await assert.rejects(
+        app.registerRelease(as('mallory'), { service: 'web', version: '9.9.9', digest: DIGEST, commit: 'deadbeef1' }),
+        UnauthorizedError,
+      );
+      await assert.rejects(
+        app.registerRelease(as('carol'), { service: 'web', version: '2.0.0', digest: DIGEST, commit: 'deadbeef1', reports: [{ name: 'scan.json', content: '{not json' }] }),
+        InputError,
+      );
+      assert.equal(await count(database, 'releases'), 1, 'nothing half-written');
+      const r = await app.getRelease('web', '1.4.2');
+      assert.equal(r.reports[0].vulnerabilities?.high, 1);
+    });
+
+    test('the seed story: requested, approved by one devops lead and one tech lead, audited', async () => {
+      const { app, advance } = await setup();
+      await releasedToStaging(app);
+      advance(61);
+      const { view, gate } = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' });
+      assert.equal(view.deployment.state, 'awaiting_approval');
+      assert.equal(gate.outcome, 'blocked');
+      assert.match(view.waitingFor!, /approvals: approvals 0\/2/);
+      const id = view.deployment.id;
+
+      await assert.rejects(app.decide(as('carol'), id, { decision: 'approve' }), (e: Error) => e instanceof ForbiddenError && /requested deployment .* cannot approve/.test(e.message));
+      await assert.rejects(app.decide(as('dana'), id, { decision: 'approve' }), (e: Error) => e instanceof ForbiddenError && /holds no approver role here/.test(e.message));
+
+      const first = await app.decide(as('alice'), id, { decision: 'approve', comment: 'looks good' });
+      assert.equal(first.view.deployment.state, 'awaiting_approval');
+      await assert.rejects(app.decide(as('alice'), id, { decision: 'approve' }), (e: Error) => e instanceof ConflictError && /already approved/.test(e.message));
+
+      const second = await app.decide(as('bob'), id, { decision: 'approve' });
+      assert.equal(second.view.deployment.state, 'approved');
+      assert.deepEqual(second.view.approvals.map((a) => [a.user, a.role, a.authMethod]), [
+        ['alice', 'devops-lead', 'local'],
+        ['bob', 'tech-lead', 'local'],
+      ]);
+
+      const events = await app.auditEvents({ subject: `deployment:${id}`, limit: 100 });
+      const actions = events.map((e) => e.action);
+      assert.ok(actions.includes('deployment.requested'));
+      assert.ok(actions.includes('gate.evaluated'));
+      assert.equal(actions.filter((a) => a === 'approval.approved').length, 2);
+      const states = events.filter((e) => e.action === 'deployment.state').map((e) => (e.data as { to: string }).to);
+      assert.deepEqual(states, ['checking', 'awaiting_approval', 'checking', 'approved']);
+      const verify = await app.verifyAudit();
+      assert.equal(verify.ok, true);
+    });
+
+    test('an approval expires after the TTL and must be given again', async () => {
+      const { app, advance } = await setup();
+      await releasedToStaging(app);
+      advance(61);
+      const { view } = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' });
+      await app.decide(as('alice'), view.deployment.id, { decision: 'approve' });
+      advance(24 * 60 + 1);
+      const afterBob = await app.decide(as('bob'), view.deployment.id, { decision: 'approve' });
+      assert.equal(afterBob.view.deployment.state, 'awaiting_approval');
+      assert.match(afterBob.view.waitingFor!, /devops-lead 0\/1/);
+      assert.ok(afterBob.view.approvals.find((a) => a.user === 'alice')!.lapsedAt);
+      const events = await app.auditEvents({ subject: `deployment:${view.deployment.id}`, limit: 100 });
+      assert.equal(events.filter((e) => e.action === 'approval.expired').length, 1);
+      const again = await app.decide(as('alice'), view.deployment.id, { decision: 'approve' });
+      assert.equal(again.view.deployment.state, 'approved');
+    });
+
+    test('a rejection needs a reason and ends the deployment; a finished deployment takes no approvals', async () => {
+      const { app, advance } = await setup();
+      await releasedToStaging(app);
+      advance(61);
+      const { view } = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' });
+      const id = view.deployment.id;
+      await assert.rejects(app.decide(as('bob'), id, { decision: 'reject' }), (e: Error) => e instanceof InputError && /needs a reason/.test(e.message));
+      const r = await app.decide(as('bob'), id, { decision: 'reject', comment: 'no load test' });
+      assert.equal(r.view.deployment.state, 'rejected');
+      assert.equal(r.view.deployment.reason, 'rejected by bob (tech-lead): no load test');
+      await assert.rejects(app.decide(as('alice'), id, { decision: 'approve' }), (e: Error) => e instanceof ConflictError && /is rejected: it no longer takes approvals/.test(e.message));
+      // the environment is free again
+      const next = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' });
+      assert.equal(next.view.deployment.state, 'awaiting_approval');
+    });
+
+    test('one open deployment per service and environment', async () => {
+      const { app, database } = await setup();
+      await releasedToStaging(app);
+      const { view } = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' });
+      await assert.rejects(
+        app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' }),
+        (e: Error) => e instanceof ConflictError && new RegExp(`already has deployment ${view.deployment.id} .* open in production`).test(e.message),
+      );
+      assert.equal(await count(database, 'deployments'), 1);
+      await assert.rejects(app.cancel(as('dana'), view.deployment.id, 'not mine'), ForbiddenError);
+      const cancelled = await app.cancel(as('carol'), view.deployment.id, 'wrong day');
+      assert.equal(cancelled.deployment.state, 'cancelled');
+      assert.equal(cancelled.deployment.reason, 'wrong day');
+      const again = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' });
+      assert.notEqual(again.view.deployment.id, view.deployment.id);
+    });
+
+    test('a hotfix needs an incident and the emergency approver, and its bypasses are recorded', async () => {
+      const { app } = await setup(
+        {
+          calendar: {
+            timezone: 'Europe/Amsterdam',
+            windows: [{ days: ['tue', 'wed', 'thu'], start: '10:00', end: '14:00' }],
+            freezes: [{ name: 'black-friday', kind: 'once', from: '2026-11-26', to: '2026-11-30' }],
+          },
+        },
+        '2026-11-28T22:00:00Z',
+      );
+      await releasedToStaging(app);
+      await assert.rejects(
+        app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production', type: 'hotfix' }),
+        (e: Error) => e instanceof InputError && /must name the incident/.test(e.message),
+      );
+      const standard = await app.check(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' });
+      assert.equal(standard.checks.find((c) => c.id === 'freeze')!.status, 'pending');
+      const { view } = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production', type: 'hotfix', incident: 'INC-42' });
+      assert.equal(view.deployment.type, 'hotfix');
+      await assert.rejects(app.decide(as('alice'), view.deployment.id, { decision: 'approve' }), ForbiddenError);
+      const done = await app.decide(as('dana'), view.deployment.id, { decision: 'approve' });
+      assert.equal(done.view.deployment.state, 'approved');
+      assert.deepEqual(done.view.deployment.checks.filter((c) => c.bypassed).map((c) => c.id).sort(), ['freeze', 'soak', 'window']);
+      const events = await app.auditEvents({ subject: `deployment:${view.deployment.id}`, limit: 100 });
+      const evaluated = events.filter((e) => e.action === 'gate.evaluated').at(-1)!.data as { bypassed: string[]; hotfix: { incident: string } };
+      assert.deepEqual([...evaluated.bypassed].sort(), ['freeze', 'soak', 'window']);
+      assert.equal(evaluated.hotfix.incident, 'INC-42');
+    });
+
+    test('staging auto-approves; a deployment that is never approved expires', async () => {
+      const { app, advance } = await setup();
+      await app.registerRelease(as('carol'), { service: 'web', version: '1.4.2', digest: DIGEST, commit: 'deadbeef1' });
+      const pending = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'staging' });
+      assert.equal(pending.view.deployment.state, 'awaiting_approval'); // not verified in dev yet
+      await app.verifyRelease(as('carol'), 'web', '1.4.2', 'dev');
+      const refreshed = await app.refresh(as('carol'), pending.view.deployment.id);
+      assert.equal(refreshed.view.deployment.state, 'approved');
+
+      await app.verifyRelease(as('carol'), 'web', '1.4.2', 'staging');
+      const prod = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' });
+      advance(72 * 60);
+      assert.equal(await app.reconcile(), 1);
+      const expired = await app.getDeployment(prod.view.deployment.id);
+      assert.equal(expired.deployment.state, 'expired');
+      await assert.rejects(app.decide(as('alice'), prod.view.deployment.id, { decision: 'approve' }), ConflictError);
+    });
+
+    test('status shows the current release and the rollback target of the next deployment', async () => {
+      const { app, advance } = await setup();
+      await releasedToStaging(app, '1.4.2');
+      advance(61);
+      const first = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' });
+      assert.equal(first.gate.checks.find((c) => c.id === 'rollback-target')!.status, 'warn');
+      await app.decide(as('alice'), first.view.deployment.id, { decision: 'approve' });
+      await app.decide(as('bob'), first.view.deployment.id, { decision: 'approve' });
+      await app.start(as('carol'), first.view.deployment.id);
+      const done = await app.complete(as('carol'), first.view.deployment.id, 'succeeded');
+      assert.equal(done.deployment.state, 'succeeded');
+
+      await releasedToStaging(app, '1.5.0');
+      const second = await app.requestDeployment(as('carol'), { service: 'web', version: '1.5.0', environment: 'production' });
+      const target = second.gate.checks.find((c) => c.id === 'rollback-target')!;
+      assert.equal(target.status, 'pass');
+      assert.match(target.reason, /rollback target: web 1\.4\.2/);
+      const cell = (await app.status()).find((c) => c.service === 'web' && c.environment === 'production')!;
+      assert.equal(cell.current?.version, '1.4.2');
+      assert.equal(cell.open?.id, second.view.deployment.id);
+      assert.match(cell.open!.waitingFor!, /soak/);
+    });
+
+    test('racing approvals and requests never apply one change twice', async () => {
+      const { app, database } = await setup();
+      await releasedToStaging(app);
+      const [a, b] = await Promise.allSettled([
+        app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' }),
+        app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' }),
+      ]);
+      assert.equal([a, b].filter((r) => r.status === 'fulfilled').length, 1);
+      assert.ok([a, b].some((r) => r.status === 'rejected' && r.reason instanceof ConflictError));
+      assert.equal(await count(database, 'deployments'), 1);
+      const id = (a.status === 'fulfilled' ? a : (b as PromiseFulfilledResult<Awaited<ReturnType<Shipgate['requestDeployment']>>>)).value.view.deployment.id;
+
+      const dup = await Promise.allSettled([1, 2, 3, 4].map(() => app.decide(as('alice'), id, { decision: 'approve' })));
+      assert.equal(dup.filter((r) => r.status === 'fulfilled').length, 1, 'one approval by alice');
+      const both = await Promise.allSettled([app.decide(as('bob'), id, { decision: 'approve' }), app.decide(as('erin'), id, { decision: 'approve', role: 'tech-lead' })]);
+      assert.equal(both.filter((r) => r.status === 'fulfilled').length, 2, 'distinct approvers both land');
+      const view = await app.getDeployment(id);
+      assert.equal(view.approvals.filter((x) => x.user === 'alice').length, 1);
+      assert.equal((await app.verifyAudit()).ok, true);
+    });
+  });
+}
