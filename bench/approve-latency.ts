@@ -1,0 +1,164 @@
+// Approve-request latency at 100 concurrent clients, against a real `shipgate serve` child
+// process on loopback with a SQLite store (and PostgreSQL too when --postgres URL is given).
+//
+//   node --import tsx bench/approve-latency.ts [--deployments 1000] [--clients 100] [--rounds 3] [--postgres URL]
+//
+// Each deployment to production needs one devops-lead and one tech-lead approval, so every
+// deployment takes two approve requests; the second one also moves it to `approved`. Prints
+// p50/p99 per round and the median over rounds.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Shipgate } from '../src/app/shipgate.js';
+import { loadConfig } from '../src/config/load.js';
+import { openDatabase } from '../src/store/db.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name: string, def: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+};
+const DEPLOYMENTS = Number(opt('deployments', '1000'));
+const CLIENTS = Number(opt('clients', '100'));
+const ROUNDS = Number(opt('rounds', '3'));
+const POSTGRES = opt('postgres', '');
+const MAX_SECONDS = 300; // bound on the whole load phase of one round
+
+function configYaml(services: number): string {
+  const lines = [
+    'version: 1',
+    'roles: [developer, devops-lead, tech-lead]',
+    'users:',
+    '  - { name: alice, roles: [devops-lead] }',
+    '  - { name: bob, roles: [tech-lead] }',
+    '  - { name: carol, roles: [developer] }',
+    'services:',
+    ...Array.from({ length: services }, (_, i) => `  - name: svc-${i}`),
+    'environments:',
+    '  - name: staging',
+    '    policy: { auto_approve: true }',
+    '  - name: production',
+    '    policy:',
+    '      require_verified_in: staging',
+    '      soak: 0',
+    '      approvals:',
+    '        required: [{ role: devops-lead, count: 1 }, { role: tech-lead, count: 1 }]',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+async function prepare(dir: string, url: string | null): Promise<{ tokens: Record<string, string>; ids: number[] }> {
+  const cfg = loadConfig(path.join(dir, 'shipgate.yaml'));
+  const database = await openDatabase(url ? { url } : { sqlitePath: cfg.store.sqlitePath });
+  const app = new Shipgate({ config: cfg, database });
+  const admin = { user: 'carol', via: 'local' as const };
+  const tokens: Record<string, string> = {};
+  for (const u of ['alice', 'bob']) tokens[u] = (await app.createToken(admin, u, 'bench')).token;
+  const ids: number[] = [];
+  for (let i = 0; i < DEPLOYMENTS; i++) {
+    const service = `svc-${i}`;
+    const digest = `sha256:${i.toString(16).padStart(64, '0')}`;
+    await app.registerRelease(admin, { service, version: '1.0.0', digest, commit: 'abcdef1' });
+    await app.verifyRelease(admin, service, '1.0.0', 'staging');
+    const { view } = await app.requestDeployment(admin, { service, version: '1.0.0', environment: 'production' });
+    ids.push(view.deployment.id);
+  }
+  await database.close();
+  return { tokens, ids };
+}
+
+async function startServer(dir: string, url: string | null): Promise<{ port: number; stop: () => void }> {
+  const child = spawn(process.execPath, [path.join(root, 'bin/shipgate.js'), '-c', path.join(dir, 'shipgate.yaml'), 'serve', '--port', '0'], {
+    env: { ...process.env, SHIPGATE_LOG_LEVEL: 'warn', SHIPGATE_DATABASE_URL: url ?? '' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000);
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b;
+      const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  return { port, stop: () => child.kill('SIGTERM') };
+}
+
+function post(agent: http.Agent, port: number, urlPath: string, token: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: urlPath, method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function round(label: string, url: string | null): Promise<{ p50: number; p99: number; rps: number; errors: number }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipgate-bench-approve-'));
+  fs.writeFileSync(path.join(dir, 'shipgate.yaml'), configYaml(DEPLOYMENTS));
+  const { tokens, ids } = await prepare(dir, url);
+  const server = await startServer(dir, url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+  const work: { id: number; user: string }[] = [];
+  for (const id of ids) work.push({ id, user: 'alice' }, { id, user: 'bob' });
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const deadline = started + MAX_SECONDS * 1000;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (next < work.length && performance.now() < deadline) {
+        const w = work[next++];
+        const t0 = performance.now();
+        const status = await post(agent, server.port, `/api/v1/deployments/${w.id}/approvals`, tokens[w.user], '{"decision":"approve"}');
+        latencies.push(performance.now() - t0);
+        if (status !== 201) errors++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  server.stop();
+  latencies.sort((a, b) => a - b);
+  const r = { p50: pct(latencies, 50), p99: pct(latencies, 99), rps: latencies.length / seconds, errors };
+  console.log(
+    `${label.padEnd(10)} ${String(latencies.length).padStart(6)} approvals  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  ${r.rps.toFixed(0).padStart(5)} req/s  non-201: ${errors}`,
+  );
+  fs.rmSync(dir, { recursive: true, force: true });
+  return r;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+console.log(`approve latency: ${DEPLOYMENTS} deployments × 2 approvals, ${CLIENTS} concurrent clients, ${ROUNDS} rounds, ${os.cpus().length} cores`);
+const stores: [string, string | null][] = [['sqlite', null]];
+if (POSTGRES) stores.push(['postgres', POSTGRES]);
+const summary: string[] = [];
+for (const [label, url] of stores) {
+  const rs = [];
+  for (let i = 0; i < ROUNDS; i++) rs.push(await round(label, url));
+  summary.push(
+    `${label.padEnd(10)} median of ${ROUNDS}: p50 ${median(rs.map((r) => r.p50)).toFixed(1)} ms, p99 ${median(rs.map((r) => r.p99)).toFixed(1)} ms, ${median(rs.map((r) => r.rps)).toFixed(0)} approvals/s`,
+  );
+}
+console.log(summary.join('\n'));
