@@ -1,5 +1,6 @@
 // The HTTP API: the same operations as the CLI, authenticated with API tokens, described by an
 // OpenAPI document at /api/v1/openapi.json.
+import { PassThrough } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Actor, Shipgate } from '../app/shipgate.js';
 import { asShipgateError, InputError, ShipgateError } from '../errors.js';
@@ -160,10 +161,13 @@ export function buildServer(app: Shipgate, opts: ServerOptions = {}): FastifyIns
     });
     api.get('/api/v1/audit/verify', async () => ({ result: await app.verifyAudit() }));
     api.get('/api/v1/audit/export', async (_req, reply: FastifyReply) => {
-      reply.header('content-type', 'application/x-ndjson');
-      const lines: string[] = [];
-      await app.exportAudit({ write: (s: string) => lines.push(s) });
-      return reply.send(lines.join(''));
+      // Streamed, so a long log is never held in memory whole.
+      const stream = new PassThrough();
+      app.exportAudit(stream).then(
+        () => stream.end(),
+        (err: Error) => stream.destroy(err),
+      );
+      return reply.header('content-type', 'application/x-ndjson').send(stream);
     });
   });
 

@@ -108,6 +108,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('hash', 'text', (c) => c.notNull())
           .execute();
 
+        await db.schema.createIndex('audit_events_subject').on('audit_events').columns(['subject', 'seq']).execute();
+
         await db.schema
           .createTable('audit_head')
           .addColumn('id', 'integer', (c) => c.primaryKey())
