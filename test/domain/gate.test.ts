@@ -103,7 +103,14 @@ describe('the gate explains every check', () => {
       calendar: { timezone: 'Europe/Amsterdam', windows: [{ days: ['tue', 'wed', 'thu'], start: '10:00', end: '14:00' }], freezes: [] },
     });
     // Monday 23 Nov 2026, 15:00 in Amsterdam
-    const r = evaluateGate(input({ now: new Date('2026-11-23T14:00:00Z'), policy, approvals: [approval('alice', 'devops-lead', '2026-11-23T13:00:00Z'), approval('bob', 'tech-lead', '2026-11-23T13:10:00Z')] }));
+    const r = evaluateGate(
+      input({
+        now: new Date('2026-11-23T14:00:00Z'),
+        policy,
+        verifications: [verified('staging', '2026-11-23T10:00:00Z')],
+        approvals: [approval('alice', 'devops-lead', '2026-11-23T13:00:00Z'), approval('bob', 'tech-lead', '2026-11-23T13:10:00Z')],
+      }),
+    );
     const c = check(r, 'window');
     assert.equal(c.status, 'pending');
     assert.match(c.reason, /outside the deployment windows.*Europe\/Amsterdam.*next window opens/);
