@@ -1,0 +1,284 @@
+// Loads shipgate.yaml: YAML → zod schema → cross-field rules → the resolved config the rest of
+// shipgate uses (domain Policy objects, absolute paths, defaults filled). Every problem is a
+// ConfigError naming file:line:column and the field, found by walking the YAML document to the
+// node the problem is about, so a user never has to count indentation.
+import fs from 'node:fs';
+import path from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { DEFAULT_MUTABLE_TAGS } from '../domain/release.js';
+import type { ApprovalRule, Freeze, Policy, VulnCounts } from '../domain/types.js';
+import { ConfigError } from '../errors.js';
+import { configSchema, durationMinutes, type ConfigFile, type PolicyFile } from './schema.js';
+
+export interface ConfigUser {
+  name: string;
+  roles: string[];
+  /** API tokens declared in the file, as sha256 hex of the token. */
+  tokens?: { label: string; sha256: string }[];
+}
+
+export interface ShipgateConfig {
+  file: string; // absolute path of the config file
+  dir: string; // its directory; relative paths in the file are relative to it
+  store: { sqlitePath: string; urlEnv: string };
+  server: { host: string; port: number };
+  roles: string[];
+  users: ConfigUser[];
+  services: { name: string; description: string | null }[];
+  environments: { name: string; policy: Policy }[];
+}
+
+type Path = (string | number)[];
+
+interface Problem {
+  path: Path;
+  message: string;
+  /** Point at the key of the last path element instead of its value (unknown or duplicate keys). */
+  atKey?: boolean;
+}
+
+export function loadConfig(file: string): ShipgateConfig {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError(abs, 'no such file; `shipgate init` writes an example, or pass --config <file>');
+    throw new ConfigError(abs, `cannot read: ${(err as Error).message}`);
+  }
+  return parseConfig(text, abs);
+}
+
+export function parseConfig(text: string, file: string): ShipgateConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const pos = yamlError.linePos?.[0];
+    throw new ConfigError(file, `not valid YAML: ${firstLine(yamlError.message)}`, pos?.line, pos?.col);
+  }
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (raw === null || raw === undefined) {
+    throw new ConfigError(file, 'the file is empty; `shipgate init` writes a commented example');
+  }
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(file, 'expected a mapping with version, roles, users, services and environments', 1, 1);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    fail(file, doc, lineCounter, raw, parsed.error.issues.map(fromZod));
+  }
+  const cfg = parsed.data;
+  const problems = crossFieldProblems(cfg);
+  if (problems.length) fail(file, doc, lineCounter, raw, problems);
+  return resolve(cfg, file);
+}
+
+// ---- rules zod cannot state --------------------------------------------------------------------
+
+function crossFieldProblems(cfg: ConfigFile): Problem[] {
+  const out: Problem[] = [];
+  const dupes = (items: { name?: string; id?: string }[], at: Path, what: string) => {
+    const seen = new Set<string>();
+    items.forEach((item, i) => {
+      const key = item.name ?? item.id ?? '';
+      if (seen.has(key)) out.push({ path: [...at, i], message: `duplicate ${what} '${key}'` });
+      seen.add(key);
+    });
+  };
+  const roles = new Set(cfg.roles);
+  cfg.roles.forEach((r, i) => {
+    if (cfg.roles.indexOf(r) !== i) out.push({ path: ['roles', i], message: `duplicate role '${r}'` });
+  });
+  dupes(cfg.users, ['users'], 'user');
+  dupes(cfg.services, ['services'], 'service');
+  dupes(cfg.environments, ['environments'], 'environment');
+
+  cfg.users.forEach((u, i) =>
+    u.roles.forEach((r, j) => {
+      if (!roles.has(r)) out.push({ path: ['users', i, 'roles', j], message: `unknown role '${r}'; roles are: ${cfg.roles.join(', ')}` });
+    }),
+  );
+
+  const holders = (role: string) => cfg.users.filter((u) => u.roles.includes(role)).length;
+  const checkRules = (rules: { role: string; count: number }[], at: Path) =>
+    rules.forEach((rule, j) => {
+      if (!roles.has(rule.role)) {
+        out.push({ path: [...at, j, 'role'], message: `unknown role '${rule.role}'; roles are: ${cfg.roles.join(', ')}` });
+      } else if (holders(rule.role) < rule.count) {
+        out.push({
+          path: [...at, j, 'count'],
+          message: `${rule.count} approval(s) by ${rule.role} needed but only ${holders(rule.role)} user(s) hold that role, so it could never be approved`,
+        });
+      }
+    });
+
+  const envNames = cfg.environments.map((e) => e.name);
+  cfg.environments.forEach((env, i) => {
+    const p = env.policy;
+    const at: Path = ['environments', i, 'policy'];
+    if (p.require_verified_in !== undefined && p.require_verified_in !== null) {
+      const k = envNames.indexOf(p.require_verified_in);
+      if (k < 0) {
+        out.push({ path: [...at, 'require_verified_in'], message: `unknown environment '${p.require_verified_in}'; environments are: ${envNames.join(', ')}` });
+      } else if (k >= i) {
+        out.push({ path: [...at, 'require_verified_in'], message: `'${p.require_verified_in}' must come before ${env.name} in the environments list` });
+      }
+    }
+    checkRules(p.approvals?.required ?? [], [...at, 'approvals', 'required']);
+    checkRules(p.emergency?.approvals ?? [], [...at, 'emergency', 'approvals']);
+    const required = p.approvals?.required ?? [];
+    if (required.length === 0 && !p.auto_approve) {
+      out.push({
+        path: at,
+        message: `${env.name} has no approvals.required and no auto_approve: true; say who approves, or that passing checks are enough`,
+      });
+    }
+    if (required.length > 0 && p.auto_approve) {
+      out.push({ path: [...at, 'auto_approve'], message: `${env.name} has both auto_approve and approvals.required; choose one` });
+    }
+    dupes(p.checklist ?? [], [...at, 'checklist'], 'checklist id');
+    dupes(p.freezes ?? [], [...at, 'freezes'], 'freeze name');
+  });
+  return out;
+}
+
+// ---- resolution ----------------------------------------------------------------------------
+
+function resolve(cfg: ConfigFile, file: string): ShipgateConfig {
+  const dir = path.dirname(file);
+  return {
+    file,
+    dir,
+    store: { sqlitePath: path.resolve(dir, cfg.store.sqlite), urlEnv: cfg.store.url_env },
+    server: { host: cfg.server.host, port: cfg.server.port },
+    roles: [...cfg.roles],
+    users: cfg.users.map((u) => ({ name: u.name, roles: [...u.roles], ...(u.tokens ? { tokens: u.tokens } : {}) })),
+    services: cfg.services.map((s) => ({ name: s.name, description: s.description ?? null })),
+    environments: cfg.environments.map((env, i) => ({
+      name: env.name,
+      policy: resolvePolicy(env.policy, env.timezone, i > 0 ? cfg.environments[i - 1].name : null),
+    })),
+  };
+}
+
+function resolvePolicy(p: PolicyFile, timezone: string, previous: string | null): Policy {
+  const requireVerifiedIn = p.require_verified_in === undefined ? previous : p.require_verified_in;
+  const rules = (r: { role: string; count: number }[] | undefined): ApprovalRule[] => (r ?? []).map((x) => ({ role: x.role, count: x.count }));
+  return {
+    requireVerifiedIn,
+    soakMinutes: p.soak !== undefined ? durationMinutes(p.soak) : requireVerifiedIn ? 60 : 0,
+    maxVulnerabilities: (p.vulnerabilities ?? { critical: 0 }) as Partial<VulnCounts>,
+    requireScan: p.require_scan ?? false,
+    mutableTags: p.mutable_tags ?? [...DEFAULT_MUTABLE_TAGS],
+    rollbackTarget: p.rollback_target ?? 'warn',
+    checklist: (p.checklist ?? []).map((c) => ({ id: c.id, text: c.text, ...(c.evidence ? { evidence: c.evidence } : {}) })),
+    approvals: rules(p.approvals?.required),
+    approvalTtlMinutes: durationMinutes(p.approvals?.ttl ?? '24h'),
+    deploymentTtlMinutes: durationMinutes(p.deployment_ttl ?? '72h'),
+    autoApprove: p.auto_approve ?? false,
+    emergency: {
+      approvals: rules(p.emergency?.approvals),
+      mayBypass: p.emergency?.may_bypass ?? ['window', 'freeze', 'soak'],
+    },
+    calendar: {
+      timezone,
+      windows: (p.windows ?? []).map((w) => ({ days: w.days as Policy['calendar']['windows'][number]['days'], start: w.start, end: w.end })),
+      freezes: (p.freezes ?? []).map(toFreeze),
+    },
+  };
+}
+
+function toFreeze(f: NonNullable<PolicyFile['freezes']>[number]): Freeze {
+  const reason = f.reason !== undefined ? { reason: f.reason } : {};
+  if (f.yearly) return { name: f.name, kind: 'yearly', from: f.yearly.from, to: f.yearly.to, ...reason };
+  if (f.weekly) return { name: f.name, kind: 'weekly', from: f.weekly.from, to: f.weekly.to, ...reason };
+  if (f.holidays) {
+    return { name: f.name, kind: 'holidays', country: f.holidays.country.toUpperCase(), ...(f.holidays.region ? { region: f.holidays.region } : {}), ...reason };
+  }
+  return { name: f.name, kind: 'once', from: f.from as string, to: f.to as string, ...reason };
+}
+
+// ---- error locations -------------------------------------------------------------------------
+
+function fromZod(issue: z.core.$ZodIssue): Problem {
+  const at = issue.path.filter((k): k is string | number => typeof k !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0];
+    const hint = issue.keys.length > 1 ? `unknown fields ${issue.keys.map((k) => `'${k}'`).join(', ')}` : `unknown field '${key}'`;
+    return { path: [...at, key], message: hint, atKey: true };
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    return { path: at, message: `missing required field '${at[at.length - 1]}'` };
+  }
+  if (issue.code === 'invalid_value' && issue.values.length > 0) {
+    const values = issue.values.map((v) => JSON.stringify(v));
+    return { path: at, message: values.length === 1 ? `expected ${values[0]}` : `expected one of ${values.join(', ')}` };
+  }
+  return { path: at, message: issue.message };
+}
+
+function fail(file: string, doc: Document, lines: LineCounter, raw: unknown, problems: Problem[]): never {
+  const located = problems.map((p) => {
+    const { line, col } = locate(doc, lines, p);
+    return { line, col, text: `${fieldName(raw, p.path)}: ${p.message}` };
+  });
+  located.sort((a, b) => a.line - b.line || a.col - b.col);
+  const [first, ...rest] = located;
+  const more = rest.slice(0, 9).map((r) => `\n${file}:${r.line}:${r.col}: ${r.text}`);
+  const hidden = rest.length > 9 ? `\n(${rest.length - 9} more)` : '';
+  throw new ConfigError(file, `${first.text}${more.join('')}${hidden}`, first.line, first.col);
+}
+
+/** The deepest node along the path that exists in the document: the field itself, or the
+ * mapping that lacks it. */
+function locate(doc: Document, lines: LineCounter, p: Problem): { line: number; col: number } {
+  let node: Node | null = doc.contents as Node | null;
+  let offset = node?.range?.[0] ?? 0;
+  for (const key of p.path) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === String(key));
+      if (!pair) break;
+      const keyNode = pair.key as Node;
+      const valueNode = pair.value as Node | null;
+      const last = key === p.path[p.path.length - 1];
+      if (p.atKey && last) {
+        offset = keyNode.range?.[0] ?? offset;
+        break;
+      }
+      node = valueNode;
+      offset = valueNode?.range?.[0] ?? keyNode.range?.[0] ?? offset;
+    } else if (isSeq(node) && typeof key === 'number' && node.items[key]) {
+      node = node.items[key] as Node;
+      offset = node.range?.[0] ?? offset;
+    } else {
+      break;
+    }
+  }
+  const pos = lines.linePos(offset);
+  return { line: pos.line, col: pos.col };
+}
+
+/** "environments[production].policy.soak": list entries by their name where they have one. */
+function fieldName(raw: unknown, at: Path): string {
+  let out = '';
+  let value: unknown = raw;
+  for (const key of at) {
+    if (typeof key === 'number') {
+      const item = Array.isArray(value) ? value[key] : undefined;
+      const label = item && typeof item === 'object' && 'name' in item && typeof item.name === 'string' ? item.name : item && typeof item === 'object' && 'id' in item && typeof item.id === 'string' ? item.id : String(key);
+      out += `[${label}]`;
+      value = item;
+    } else {
+      out += out ? `.${key}` : key;
+      value = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+    }
+  }
+  return out || '(top level)';
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+}

@@ -1,0 +1,188 @@
+// The config file's shape (shipgate.yaml), as a zod schema. Field names are the file's own
+// (snake_case); src/config/load.ts turns a parsed file into the domain's Policy and fills the
+// defaults that depend on other fields (e.g. require_verified_in = the previous environment).
+// The same schema generates the JSON Schema that editors use for completion.
+import { z } from 'zod';
+import {
+  validateHHMM,
+  validateHolidayCountry,
+  validateLocalDateOrDateTime,
+  validateMonthDay,
+  validateTimezone,
+  validateWeeklyPoint,
+} from '../domain/calendar.js';
+import { SEVERITIES, WEEKDAYS } from '../domain/types.js';
+
+const NAME = /^[a-z0-9][a-z0-9._-]*$/;
+const name = (what: string) =>
+  z
+    .string()
+    .regex(NAME, `${what} must be lower-case letters, digits, '.', '_' or '-', starting with a letter or digit`);
+
+/** "30m", "1h", "1h30m", "2d", or 0. Minutes are the smallest unit. */
+export const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$/;
+const DURATION_HINT = 'expected a duration such as "30m", "1h", "1h30m", "2d" or 0';
+const duration = z.union([z.literal(0), z.string().refine((s) => s !== '' && DURATION.test(s), DURATION_HINT)], {
+  error: DURATION_HINT,
+});
+
+export function durationMinutes(d: string | number): number {
+  if (d === 0 || d === '0') return 0;
+  const m = DURATION.exec(String(d));
+  if (!m) throw new Error(`bad duration ${d}`);
+  return Number(m[1] ?? 0) * 1440 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+}
+
+/** A check message from one of the calendar validators (null = fine). */
+const validated = (check: (s: string) => string | null) =>
+  z.string().superRefine((s, ctx) => {
+    const problem = check(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+const approvalRule = z.strictObject({
+  role: z.string().min(1),
+  count: z.number().int().min(1).max(20).default(1),
+});
+
+const span = (check: (s: string) => string | null) => z.strictObject({ from: validated(check), to: validated(check) });
+
+const freeze = z
+  .strictObject({
+    name: z.string().min(1),
+    reason: z.string().optional(),
+    from: validated(validateLocalDateOrDateTime).optional().describe('one-off start: YYYY-MM-DD or YYYY-MM-DDTHH:MM, local'),
+    to: validated(validateLocalDateOrDateTime).optional().describe('one-off end: a date is inclusive, a date-time exact'),
+    yearly: span(validateMonthDay).optional().describe('every year, MM-DD to MM-DD inclusive; may wrap the new year'),
+    weekly: span(validateWeeklyPoint).optional().describe('every week, "fri 15:00" to "mon 09:00"'),
+    holidays: z
+      .strictObject({ country: z.string().min(2), region: z.string().optional() })
+      .superRefine((h, ctx) => {
+        const problem = validateHolidayCountry(h.country, h.region);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional()
+      .describe('public holidays of a country (ISO code) and optional region'),
+  })
+  .superRefine((f, ctx) => {
+    const kinds = [f.from !== undefined || f.to !== undefined, f.yearly, f.weekly, f.holidays].filter(Boolean).length;
+    if (kinds !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `freeze '${f.name}' needs exactly one of: from/to (one-off), yearly, weekly, holidays`,
+      });
+    } else if ((f.from === undefined) !== (f.to === undefined)) {
+      ctx.addIssue({ code: 'custom', message: `freeze '${f.name}' needs both from and to`, path: [f.from === undefined ? 'from' : 'to'] });
+    }
+  });
+
+const windowSchema = z
+  .strictObject({
+    days: z.array(z.enum(WEEKDAYS as [string, ...string[]])).min(1),
+    start: validated(validateHHMM),
+    end: validated(validateHHMM),
+  })
+  .superRefine((w, ctx) => {
+    if (!validateHHMM(w.start) && !validateHHMM(w.end) && w.end <= w.start) {
+      ctx.addIssue({ code: 'custom', message: `window end ${w.end} must be after its start ${w.start} (same day)`, path: ['end'] });
+    }
+  });
+
+const checklistItem = z.strictObject({
+  id: name('a checklist id'),
+  text: z.string().min(1),
+  evidence: z.enum(['tests', 'scan']).optional().describe('satisfied by an attached report of this kind; otherwise a person ticks it'),
+});
+
+const vulnerabilityLimits = z.strictObject(
+  Object.fromEntries(SEVERITIES.map((s) => [s, z.number().int().min(0).optional()])) as Record<
+    (typeof SEVERITIES)[number],
+    z.ZodOptional<z.ZodNumber>
+  >,
+);
+
+export const policySchema = z.strictObject({
+  require_verified_in: z
+    .string()
+    .nullable()
+    .optional()
+    .describe('environment the release must be verified in first; default: the previous environment, null for none'),
+  soak: duration.optional().describe('time since verification in require_verified_in; default 1h when that is set'),
+  vulnerabilities: vulnerabilityLimits.optional().describe('maximum count per severity; default { critical: 0 }'),
+  require_scan: z.boolean().optional().describe('fail when no vulnerability scan is attached'),
+  mutable_tags: z.array(z.string().min(1)).optional().describe('versions refused as mutable tags'),
+  rollback_target: z.enum(['required', 'warn', 'off']).optional(),
+  checklist: z.array(checklistItem).optional(),
+  approvals: z
+    .strictObject({
+      required: z.array(approvalRule).default([]),
+      ttl: duration.default('24h').describe('an approval older than this lapses'),
+    })
+    .optional(),
+  auto_approve: z.boolean().optional().describe('no human approvals when every check passes (dev, staging)'),
+  deployment_ttl: duration.optional().describe('an open deployment not started within this expires; default 72h'),
+  windows: z.array(windowSchema).optional().describe('deployment windows in the environment timezone; none: always open'),
+  freezes: z.array(freeze).optional(),
+  emergency: z
+    .strictObject({
+      approvals: z.array(approvalRule).default([]),
+      may_bypass: z.array(z.enum(['window', 'freeze', 'soak', 'verified'])).default(['window', 'freeze', 'soak']),
+    })
+    .optional()
+    .describe('hotfix path: who approves, which checks a hotfix may pass'),
+});
+
+const user = z.strictObject({
+  name: name('a user name'),
+  roles: z.array(z.string().min(1)).default([]),
+  tokens: z
+    .array(
+      z.strictObject({
+        label: z.string().min(1),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected the token\'s sha256 as 64 lower-case hex digits (never the token itself)'),
+      }),
+    )
+    .optional()
+    .describe('API tokens for this user, as sha256 of the token; `shipgate token create` stores them in the database instead'),
+});
+
+export const configSchema = z.strictObject({
+  version: z.literal(1),
+  store: z
+    .strictObject({
+      sqlite: z.string().min(1).default('.shipgate/shipgate.db').describe('SQLite file, relative to this file'),
+      url_env: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+        .default('SHIPGATE_DATABASE_URL')
+        .describe('environment variable holding a PostgreSQL URL; when set, it is used instead of SQLite'),
+    })
+    .default({ sqlite: '.shipgate/shipgate.db', url_env: 'SHIPGATE_DATABASE_URL' }),
+  server: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+    })
+    .default({ host: '127.0.0.1', port: 8080 }),
+  roles: z.array(name('a role')).min(1),
+  users: z.array(user).min(1),
+  services: z.array(z.strictObject({ name: name('a service name'), description: z.string().optional() })).min(1),
+  environments: z
+    .array(
+      z.strictObject({
+        name: name('an environment name'),
+        timezone: validated(validateTimezone).default('UTC').describe('IANA zone for windows and freezes'),
+        policy: policySchema.default({}),
+      }),
+    )
+    .min(1),
+});
+
+export type ConfigFile = z.infer<typeof configSchema>;
+export type PolicyFile = z.infer<typeof policySchema>;
+
+/** The JSON Schema of shipgate.yaml, for editors (yaml-language-server, VS Code). */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return { ...schema, title: 'shipgate.yaml', description: 'shipgate config: services, environments, policies, users' };
+}

@@ -1,0 +1,240 @@
+// Loading shipgate.yaml: the init template and the demo config load, defaults are filled the
+// way docs/config.md says, and each kind of mistake is reported at its file:line:column with
+// the field's name.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { configJsonSchema } from '../../src/config/schema.js';
+import { initTemplate } from '../../src/config/template.js';
+import { ConfigError } from '../../src/errors.js';
+import { tempDir } from '../support/databases.js';
+
+const BASE = `version: 1
+roles: [dev, lead]
+users:
+  - name: ann
+    roles: [lead]
+  - name: ben
+    roles: [dev]
+services:
+  - name: web
+environments:
+  - name: staging
+    policy:
+      auto_approve: true
+  - name: production
+    policy:
+      approvals:
+        required: [{ role: lead, count: 1 }]
+`;
+
+/** The ConfigError thrown for `text`, checked to name file:line:col. */
+function errorOf(text: string): ConfigError {
+  try {
+    parseConfig(text, '/etc/shipgate.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+    return err;
+  }
+  assert.fail('the config loaded but should have been refused');
+}
+
+function expectError(text: string, line: number, col: number, ...fragments: string[]): void {
+  const err = errorOf(text);
+  assert.equal(err.line, line, err.message);
+  assert.equal(err.column, col, err.message);
+  assert.ok(err.message.startsWith(`/etc/shipgate.yaml:${line}:${col}: `), err.message);
+  for (const f of fragments) assert.ok(err.message.includes(f), `"${f}" not in: ${err.message}`);
+}
+
+describe('config: what loads', () => {
+  test('the init template loads, and its production policy is the seeds\' story', () => {
+    const cfg = parseConfig(initTemplate(), '/srv/app/shipgate.yaml');
+    assert.deepEqual(
+      cfg.environments.map((e) => e.name),
+      ['dev', 'staging', 'production'],
+    );
+    const prod = cfg.environments[2].policy;
+    assert.equal(prod.requireVerifiedIn, 'staging');
+    assert.equal(prod.soakMinutes, 60);
+    assert.deepEqual(prod.maxVulnerabilities, { critical: 0, high: 5 });
+    assert.deepEqual(prod.approvals, [
+      { role: 'devops-lead', count: 1 },
+      { role: 'tech-lead', count: 1 },
+    ]);
+    assert.equal(prod.approvalTtlMinutes, 24 * 60);
+    assert.equal(prod.deploymentTtlMinutes, 72 * 60);
+    assert.deepEqual(prod.emergency, { approvals: [{ role: 'vp-engineering', count: 1 }], mayBypass: ['window', 'freeze', 'soak'] });
+    assert.equal(prod.calendar.timezone, 'Europe/Amsterdam');
+    assert.deepEqual(prod.calendar.windows, [{ days: ['tue', 'wed', 'thu'], start: '10:00', end: '14:00' }]);
+    assert.deepEqual(
+      prod.calendar.freezes.map((f) => f.kind),
+      ['yearly', 'weekly', 'holidays'],
+    );
+    assert.equal(cfg.store.sqlitePath, '/srv/app/.shipgate/shipgate.db');
+    assert.equal(cfg.environments[0].policy.autoApprove, true);
+  });
+
+  test('the demo config loads', () => {
+    const cfg = loadConfig('examples/demo/shipgate.yaml');
+    assert.equal(cfg.file, path.resolve('examples/demo/shipgate.yaml'));
+    assert.deepEqual(
+      cfg.services.map((s) => s.name),
+      ['web'],
+    );
+  });
+
+  test('defaults: verified in the previous environment, 1 h soak, zero critical, 24 h approvals, 72 h deployments', () => {
+    const cfg = parseConfig(BASE, '/etc/shipgate.yaml');
+    const [staging, prod] = cfg.environments.map((e) => e.policy);
+    assert.equal(staging.requireVerifiedIn, null);
+    assert.equal(staging.soakMinutes, 0);
+    assert.equal(prod.requireVerifiedIn, 'staging');
+    assert.equal(prod.soakMinutes, 60);
+    assert.deepEqual(prod.maxVulnerabilities, { critical: 0 });
+    assert.equal(prod.rollbackTarget, 'warn');
+    assert.equal(prod.approvalTtlMinutes, 1440);
+    assert.equal(prod.deploymentTtlMinutes, 4320);
+    assert.deepEqual(prod.emergency.mayBypass, ['window', 'freeze', 'soak']);
+    assert.equal(prod.calendar.timezone, 'UTC');
+    assert.deepEqual(cfg.server, { host: '127.0.0.1', port: 8080 });
+  });
+
+  test('durations, an explicit null require_verified_in, and every freeze form', () => {
+    const cfg = parseConfig(
+      BASE.replace(
+        '      approvals:\n',
+        `      require_verified_in: null
+      soak: 1h30m
+      deployment_ttl: 2d
+      freezes:
+        - { name: launch, from: "2026-11-27", to: "2026-11-30T09:00", reason: launch week }
+        - { name: eoy, yearly: { from: "12-20", to: "01-02" } }
+        - { name: weekend, weekly: { from: "fri 15:00", to: "mon 09:00" } }
+        - { name: holidays, holidays: { country: de, region: BY } }
+      approvals:
+`,
+      ),
+      '/etc/shipgate.yaml',
+    );
+    const prod = cfg.environments[1].policy;
+    assert.equal(prod.requireVerifiedIn, null);
+    assert.equal(prod.soakMinutes, 90);
+    assert.equal(prod.deploymentTtlMinutes, 2 * 1440);
+    assert.deepEqual(prod.calendar.freezes, [
+      { name: 'launch', kind: 'once', from: '2026-11-27', to: '2026-11-30T09:00', reason: 'launch week' },
+      { name: 'eoy', kind: 'yearly', from: '12-20', to: '01-02' },
+      { name: 'weekend', kind: 'weekly', from: 'fri 15:00', to: 'mon 09:00' },
+      { name: 'holidays', kind: 'holidays', country: 'DE', region: 'BY' },
+    ]);
+  });
+
+  test('a token declared by its sha256 is kept; the JSON Schema describes the file', () => {
+    const cfg = parseConfig(
+      BASE.replace('  - name: ben\n', `  - name: ben\n    tokens: [{ label: ci, sha256: "${'a1'.repeat(32)}" }]\n`),
+      '/etc/shipgate.yaml',
+    );
+    assert.deepEqual(cfg.users[1].tokens, [{ label: 'ci', sha256: 'a1'.repeat(32) }]);
+    const schema = configJsonSchema() as { properties: Record<string, unknown>; required: string[] };
+    assert.ok(schema.properties.environments && schema.properties.users);
+    assert.ok(schema.required.includes('environments'));
+  });
+});
+
+describe('config: mistakes are named at file:line:column', () => {
+  test('malformed YAML', () => {
+    expectError('version: 1\nroles: [dev\nusers: []\n', 3, 1, 'not valid YAML');
+  });
+
+  test('an unknown field points at its key', () => {
+    expectError(BASE.replace('  - name: web\n', '  - name: web\n    colour: red\n'), 10, 5, "services[web].colour: unknown field 'colour'");
+  });
+
+  test('a misspelt policy field', () => {
+    expectError(BASE.replace('      auto_approve: true', '      auto_aprove: true'), 13, 7, "environments[staging].policy.auto_aprove: unknown field");
+  });
+
+  test('a missing required field names it', () => {
+    expectError(BASE.replace('services:\n  - name: web\n', ''), 1, 1, "services: missing required field 'services'");
+  });
+
+  test('an unknown role held by a user', () => {
+    expectError(BASE.replace('roles: [dev]', 'roles: [developer]'), 7, 13, "users[ben].roles[0]: unknown role 'developer'; roles are: dev, lead");
+  });
+
+  test('an approval role nobody holds enough of', () => {
+    expectError(BASE.replace('count: 1', 'count: 2'), 17, 41, 'environments[production].policy.approvals.required[0].count', 'only 1 user(s) hold that role');
+  });
+
+  test('an environment with neither approvals nor auto_approve', () => {
+    expectError(BASE.replace('      auto_approve: true\n', '      soak: 0\n'), 13, 7, 'no approvals.required and no auto_approve');
+  });
+
+  test('require_verified_in naming a later or unknown environment', () => {
+    expectError(BASE.replace('      auto_approve: true', '      auto_approve: true\n      require_verified_in: production'), 14, 28, "'production' must come before staging");
+    expectError(BASE.replace('      approvals:', '      require_verified_in: qa\n      approvals:'), 16, 28, "unknown environment 'qa'");
+  });
+
+  test('a bad timezone, window time and duration', () => {
+    expectError(BASE.replace('  - name: production\n', '  - name: production\n    timezone: Europe/Amsterdm\n'), 15, 15, "environments[production].timezone: unknown timezone 'Europe/Amsterdm'");
+    expectError(
+      BASE.replace('      approvals:', '      windows:\n        - { days: [tue], start: "10:00", end: "25:00" }\n      approvals:'),
+      17,
+      47,
+      'windows[0].end',
+      "'25:00' is not a time of day",
+    );
+    expectError(BASE.replace('      approvals:', '      soak: 5\n      approvals:'), 16, 13, 'policy.soak: expected a duration such as "30m"');
+  });
+
+  test('a freeze with two kinds, and an unknown holiday country', () => {
+    expectError(
+      BASE.replace('      approvals:', '      freezes:\n        - { name: x, from: "2026-01-01", to: "2026-01-02", weekly: { from: "fri 15:00", to: "mon 09:00" } }\n      approvals:'),
+      17,
+      11,
+      "freeze 'x' needs exactly one of",
+    );
+    expectError(
+      BASE.replace('      approvals:', '      freezes:\n        - { name: x, holidays: { country: XX } }\n      approvals:'),
+      17,
+      32,
+      "unknown holiday country 'XX'",
+    );
+  });
+
+  test('duplicate names', () => {
+    expectError(BASE.replace('  - name: production\n', '  - name: staging\n'), 14, 5, "environments[staging]: duplicate environment 'staging'");
+  });
+
+  test('an empty file and a missing file', () => {
+    assert.match(errorOf('# nothing yet\n').message, /the file is empty/);
+    assert.throws(() => loadConfig('/nonexistent/shipgate.yaml'), /no such file; `shipgate init` writes an example/);
+  });
+});
+
+describe('config: the CLI', () => {
+  const cli = (cwd: string, ...args: string[]) =>
+    spawnSync(process.execPath, [path.resolve('bin/shipgate.js'), ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
+
+  test('init writes a config that validate accepts; a broken one exits 2 naming file:line:col', () => {
+    const dir = tempDir('shipgate-init-');
+    const init = cli(dir, 'init');
+    assert.equal(init.status, 0, init.stderr);
+    assert.ok(fs.existsSync(path.join(dir, 'shipgate.yaml')));
+    assert.ok(fs.existsSync(path.join(dir, 'shipgate.schema.json')));
+    const again = cli(dir, 'init');
+    assert.equal(again.status, 2, 'init refuses to overwrite');
+    const ok = cli(dir, 'validate');
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /ok — 1 service\(s\), environments dev → staging → production, 4 user\(s\)/);
+
+    const file = path.join(dir, 'shipgate.yaml');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('start: "10:00"', 'start: "10:0"'));
+    const bad = cli(dir, 'validate');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /shipgate\.yaml:\d+:\d+: environments\[production\]\.policy\.windows\[0\]\.start: '10:0' is not a time of day/);
+  });
+});
