@@ -152,7 +152,10 @@ export class Shipgate {
   /** The user a bearer token belongs to, or an UnauthorizedError that does not echo the token. */
   async authenticate(token: string | undefined): Promise<Actor> {
     if (!token) throw new UnauthorizedError('missing API token: send Authorization: Bearer <token>');
-    const t = await repo.findTokenByHash(this.database.db, sha256(token));
+    const hash = sha256(token);
+    const declared = this.config.users.find((u) => u.tokens?.some((x) => x.sha256 === hash));
+    if (declared) return { user: declared.name, via: 'token' };
+    const t = await repo.findTokenByHash(this.database.db, hash);
     if (!t || t.revokedAt) throw new UnauthorizedError('invalid or revoked API token');
     if (!this.config.users.some((u) => u.name === t.user)) {
       throw new UnauthorizedError(`the token's user '${t.user}' is no longer in the config`);
@@ -470,9 +473,10 @@ export class Shipgate {
 
   /**
    * Starts an approved deployment: the hook a rollout driver calls. Outside a window it parks
-   * the deployment in waiting_for_window; otherwise it moves to rolling_out.
+   * the deployment in waiting_for_window; otherwise it moves to rolling_out, with the rollout
+   * controller's first record when shipgate drives the rollout itself.
    */
-  async start(actor: Actor, id: number): Promise<DeploymentView> {
+  async start(actor: Actor, id: number, rollout: unknown = null): Promise<DeploymentView> {
     this.assertUser(actor);
     await this.retrying(() =>
       this.tx(async (trx) => {
@@ -482,10 +486,50 @@ export class Shipgate {
         if (d.state !== 'approved') {
           throw new ConflictError(`deployment ${id} is ${d.state}: it starts once approved and inside a window (${this.waitingFor(d)})`);
         }
-        await this.transition(trx, actor, d, 'rolling_out', null);
+        await this.transition(trx, actor, d, 'rolling_out', null, undefined, rollout);
       }),
     );
     return this.getDeployment(id);
+  }
+
+  /**
+   * Persists the rollout controller's record, optionally moving the deployment to another
+   * state, with the audit events of both, in one transaction. Refused (StaleRevisionError)
+   * when someone else changed the deployment since `d` was read.
+   */
+  async saveRollout(
+    actor: Actor,
+    d: Deployment,
+    rollout: unknown,
+    opts: { to?: DeploymentState; reason?: string | null; event?: { action: string; data: Record<string, unknown> } } = {},
+  ): Promise<Deployment> {
+    return this.tx(async (trx) => {
+      let next: Deployment;
+      if (opts.to && opts.to !== d.state) {
+        next = await this.transition(trx, actor, d, opts.to, opts.reason ?? null, undefined, rollout);
+      } else {
+        next = await repo.updateDeployment(trx, d, { rollout, updatedAt: this.now().toISOString() });
+      }
+      if (opts.event) await this.audit(trx, actor, opts.event.action, deploymentSubject(d), opts.event.data);
+      return next;
+    });
+  }
+
+  releaseById(id: number): Promise<Release> {
+    return repo.getReleaseById(this.database.db, id);
+  }
+
+  /** The deployment as stored, for the rollout controller. */
+  deploymentRecord(id: number): Promise<Deployment> {
+    return repo.getDeployment(this.database.db, id);
+  }
+
+  /** Deployments the rollout controller has work on. */
+  rolloutWork(): Promise<Deployment[]> {
+    return repo.listDeployments(this.database.db, {
+      states: ['approved', 'waiting_for_window', 'rolling_out', 'verifying', 'rolling_back'],
+      limit: 1000,
+    });
   }
 
   /** Records the end of a rollout run by a driver outside shipgate. */
@@ -704,12 +748,14 @@ export class Shipgate {
     to: DeploymentState,
     reason: string | null,
     checks?: Deployment['checks'],
+    rollout?: unknown,
   ): Promise<Deployment> {
     assertTransition(d.id, d.state, to);
     const next = await repo.updateDeployment(trx, d, {
       state: to,
       reason: reason ?? (isFinal(to) ? null : d.reason),
       checks,
+      rollout,
       open: !isFinal(to),
       updatedAt: this.now().toISOString(),
     });

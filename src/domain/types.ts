@@ -200,4 +200,6 @@ export interface Deployment {
   checks: CheckResult[]; // the latest evaluation
   /** Release that was current in the environment when requested: the rollback target. */
   previousReleaseId: number | null;
+  /** The rollout controller's persisted progress (see src/rollout/types.ts), null before it starts. */
+  rollout: unknown;
 }

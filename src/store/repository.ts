@@ -157,6 +157,7 @@ function toDeployment(r: DeploymentRow): Deployment {
     reason: r.reason,
     checks: JSON.parse(r.checks) as CheckResult[],
     previousReleaseId: r.previous_release_id === null ? null : Number(r.previous_release_id),
+    rollout: r.rollout === null ? null : JSON.parse(r.rollout),
   };
 }
 
@@ -195,7 +196,7 @@ export async function listDeployments(q: Q, f: DeploymentFilter = {}): Promise<D
   return (await query.execute()).map(toDeployment);
 }
 
-export async function insertDeployment(q: Q, d: Omit<Deployment, 'id' | 'rev'>, open: boolean): Promise<Deployment> {
+export async function insertDeployment(q: Q, d: Omit<Deployment, 'id' | 'rev' | 'rollout'>, open: boolean): Promise<Deployment> {
   const row = await q
     .insertInto('deployments')
     .values({
@@ -226,6 +227,7 @@ export interface DeploymentPatch {
   reason?: string | null;
   checks?: CheckResult[];
   open?: boolean;
+  rollout?: unknown;
   updatedAt: string;
 }
 
@@ -238,6 +240,7 @@ export async function updateDeployment(q: Q, d: Deployment, patch: DeploymentPat
       ...(patch.reason !== undefined ? { reason: patch.reason } : {}),
       ...(patch.checks !== undefined ? { checks: JSON.stringify(patch.checks) } : {}),
       ...(patch.open !== undefined ? { active_key: patch.open ? activeKey(d.service, d.environment) : null } : {}),
+      ...(patch.rollout !== undefined ? { rollout: patch.rollout === null ? null : JSON.stringify(patch.rollout) } : {}),
       updated_at: patch.updatedAt,
       rev: d.rev + 1,
     })
@@ -250,6 +253,7 @@ export async function updateDeployment(q: Q, d: Deployment, patch: DeploymentPat
     state: patch.state ?? d.state,
     reason: patch.reason !== undefined ? patch.reason : d.reason,
     checks: patch.checks ?? d.checks,
+    rollout: patch.rollout !== undefined ? patch.rollout : d.rollout,
     updatedAt: patch.updatedAt,
     rev: d.rev + 1,
   };

@@ -112,7 +112,7 @@ for (const kind of STORE_KINDS) {
       assert.ok(actions.includes('gate.evaluated'));
       assert.equal(actions.filter((a) => a === 'approval.approved').length, 2);
       const states = events.filter((e) => e.action === 'deployment.state').map((e) => (e.data as { to: string }).to);
-      assert.deepEqual(states, ['checking', 'awaiting_approval', 'checking', 'approved']);
+      assert.deepEqual(states, ['checking', 'awaiting_approval', 'approved']);
       const verify = await app.verifyAudit();
       assert.equal(verify.ok, true);
     });
@@ -159,7 +159,7 @@ for (const kind of STORE_KINDS) {
         (e: Error) => e instanceof ConflictError && new RegExp(`already has deployment ${view.deployment.id} .* open in production`).test(e.message),
       );
       assert.equal(await count(database, 'deployments'), 1);
-      await assert.rejects(app.cancel(as('dana'), view.deployment.id, 'not mine'), ForbiddenError);
+      await assert.rejects(app.cancel(as('gina'), view.deployment.id, 'not mine'), ForbiddenError);
       const cancelled = await app.cancel(as('carol'), view.deployment.id, 'wrong day');
       assert.equal(cancelled.deployment.state, 'cancelled');
       assert.equal(cancelled.deployment.reason, 'wrong day');
@@ -209,9 +209,11 @@ for (const kind of STORE_KINDS) {
       await app.verifyRelease(as('carol'), 'web', '1.4.2', 'staging');
       const prod = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' });
       advance(72 * 60);
-      assert.equal(await app.reconcile(), 1);
+      // Both expire: production was never approved, staging was approved but never started.
+      assert.equal(await app.reconcile(), 2);
       const expired = await app.getDeployment(prod.view.deployment.id);
       assert.equal(expired.deployment.state, 'expired');
+      assert.equal((await app.getDeployment(pending.view.deployment.id)).deployment.state, 'expired');
       await assert.rejects(app.decide(as('alice'), prod.view.deployment.id, { decision: 'approve' }), ConflictError);
     });
 

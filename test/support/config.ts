@@ -1,5 +1,5 @@
 // A resolved config like `shipgate init` writes: dev and staging auto-approve, production
-// needs one devops lead and one tech lead, hotfixes need a VP.
+// needs one devops lead and one tech lead, hotfixes need a VP. carol and gina are developers.
 import type { ShipgateConfig } from '../../src/config/load.js';
 import type { Policy } from '../../src/domain/types.js';
 import { productionPolicy } from './fixtures.js';
@@ -27,6 +27,7 @@ export function testConfig(production: Partial<Policy> = {}): ShipgateConfig {
       { name: 'dana', roles: ['vp-engineering'] },
       { name: 'erin', roles: ['devops-lead', 'tech-lead'] },
       { name: 'frank', roles: ['devops-lead'] },
+      { name: 'gina', roles: ['developer'] },
     ],
     services: [
       { name: 'web', description: null },
