@@ -1,7 +1,7 @@
 // The HTTP API: the same operations as the CLI, authenticated with API tokens, described by an
 // OpenAPI document at /api/v1/openapi.json.
 import { PassThrough } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Actor, Shipgate } from '../app/shipgate.js';
 import { asShipgateError, InputError, ShipgateError } from '../errors.js';
 import { openApiDocument } from './openapi.js';
@@ -34,7 +34,7 @@ export function buildServer(app: Shipgate, opts: ServerOptions = {}): FastifyIns
     bodyLimit: opts.bodyLimit ?? 5 * 1024 * 1024,
     logger: opts.logger ?? false,
     // Tokens travel in headers; never let them into logs.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
 
   server.decorateRequest('actor', null as unknown as Actor);
