@@ -1,0 +1,408 @@
+// The canary judge: sequential tests that compare canary with stable on the same traffic and
+// stay valid however often they are looked at (each fail test is a nonnegative martingale
+// under "no regression", so by Ville's inequality it crosses 1/alpha with probability at most
+// alpha, whenever and however often it is checked). Pure: records in, verdict out; the state
+// is plain JSON of fixed size, so the controller persists it after every look.
+//
+// Fail tests (alpha split evenly across them; default 1% per canary in total):
+// - errors: each error event is the canary's with probability s (the canary's share of the
+//   requests in the batch it came from) if nothing changed; the alternative is a relative
+//   risk rho, an equal-weight mixture over {1.5, 2, 3, 5, 8, 13, 21, 34}. With a known
+//   baseline error rate r0 (a long stable history), each canary request is instead an error
+//   with probability r0 under the null and rho*r0 under the alternative.
+// - slow95 / slow99: the same two-sample test on "slower than stable's p95 / p99" events, the
+//   thresholds frozen from stable's first requests (any fixed threshold keeps the test valid;
+//   these catch regressions in the tail only).
+// - latency: a normal-mixture sequential probability ratio test (mSPRT) on the difference of
+//   mean log latency, prior N(0, tau^2) with tau = 0.3, after a short burn-in; fails only when
+//   the canary is slower.
+// Pass tests (each must pass for a `pass` verdict; beta = 5% each): enough evidence that the
+// regression, if any, is smaller than the smallest worth catching:
+// - errors: canary error rate shown below max(5 x known baseline, the 0.5% guard), by a
+//   sequential test of rate = threshold/5 against rate = threshold;
+// - slow95 / slow99: the share slower than stable's p95 (p99) shown below 2x 5% (5x 1%);
+// - latency: the always-valid upper confidence bound of the mean log-latency difference is
+//   below ln(1.10), i.e. the canary is at most 10% slower.
+// Guards (backstops from the seeds), checked once there are 400 canary requests so a few early
+// requests cannot roll back a healthy canary: error rate < 0.5%, p95 within 10% of stable,
+// p99 below 2x stable. Alert levels: error rate 1% (warning) / 5% (critical), p95 latency
+// 1 s / 3 s; a critical level fails at once (after 50 canary requests).
+
+export interface CanaryRequest {
+  at: number;
+  version: 'stable' | 'canary';
+  status: number;
+  latencyMs: number;
+  error: boolean;
+}
+
+export interface CanaryReason {
+  metric: string;
+  verdict: 'pass' | 'fail' | 'inconclusive';
+  sentence: string;
+  statistic?: number | null;
+  threshold?: number | null;
+  samples?: number | null;
+}
+
+export interface CanaryJudgement {
+  verdict: 'pass' | 'fail' | 'inconclusive';
+  reasons: CanaryReason[];
+  canaryRequests: number;
+  stableRequests: number;
+}
+
+export interface JudgeOptions {
+  /** Total chance of rolling back a canary that is no worse than stable. */
+  alpha: number;
+  /** Chance, per pass test, of passing a canary with the smallest regression worth catching. */
+  beta: number;
+  relativeRisks: number[];
+  /** Known stable error rate (from a long history); null: compare with stable's live traffic. */
+  baselineErrorRate: number | null;
+  minErrorRatio: number; // errors x5 worth catching
+  minLatencyRatio: number; // +10% latency worth catching
+  tau: number; // width of the normal mixture on log latency
+  burnInCanary: number;
+  burnInStable: number;
+  /** Stable requests used to fix the p95/p99 thresholds. */
+  quantileSample: number;
+  guards: { errorRate: number; p95Ratio: number; p99Ratio: number; minCanary: number };
+  alerts: { errorWarn: number; errorCritical: number; latencyWarnMs: number; latencyCriticalMs: number; minCanary: number };
+}
+
+export const DEFAULT_JUDGE: JudgeOptions = {
+  alpha: 0.01,
+  beta: 0.05,
+  relativeRisks: [1.5, 2, 3, 5, 8, 13, 21, 34],
+  baselineErrorRate: null,
+  minErrorRatio: 5,
+  minLatencyRatio: 1.1,
+  tau: 0.3,
+  burnInCanary: 10,
+  burnInStable: 30,
+  quantileSample: 200,
+  guards: { errorRate: 0.005, p95Ratio: 1.1, p99Ratio: 2, minCanary: 400 },
+  alerts: { errorWarn: 0.01, errorCritical: 0.05, latencyWarnMs: 1000, latencyCriticalMs: 3000, minCanary: 50 },
+};
+
+/** A two-sample count test: per relative risk, the log likelihood ratio so far. */
+interface CountTest {
+  canaryEvents: number;
+  stableEvents: number;
+  logLR: number[];
+}
+
+/** Fixed-size latency summary: sums of log latency, and a sorted sample for quantiles. */
+interface Moments {
+  n: number;
+  sum: number;
+  sumSq: number;
+}
+
+export interface JudgeState {
+  v: 1;
+  canary: { n: number; errors: number; latency: Moments; slow95: number; slow99: number; nAfterThresholds: number; overP95Guard: number; overP99Guard: number };
+  stable: { n: number; errors: number; latency: Moments; sample: number[] };
+  errors: CountTest;
+  /** Known-baseline variant of the error test (one-sample), when a baseline rate is set. */
+  errorsKnown: number[];
+  thresholds: { p95: number; p99: number } | null;
+  slow95: CountTest;
+  slow99: CountTest;
+  /** Canary latencies in log-spaced bins (10% wide from 1 ms), for the alert levels. */
+  canaryHist: number[];
+}
+
+const BIN_RATIO = Math.log(1.1);
+const BINS = 120;
+
+function binOf(ms: number): number {
+  return Math.max(0, Math.min(BINS - 1, Math.floor(Math.log(Math.max(ms, 1)) / BIN_RATIO)));
+}
+
+/** The upper edge of the bin holding quantile q: at most 10% above the true value. */
+function histQuantile(hist: number[], q: number): number {
+  const total = hist.reduce((a, x) => a + x, 0);
+  if (total === 0) return 0;
+  let seen = 0;
+  for (let i = 0; i < hist.length; i++) {
+    seen += hist[i];
+    if (seen > q * total) return Math.exp((i + 1) * BIN_RATIO);
+  }
+  return Math.exp(BINS * BIN_RATIO);
+}
+
+export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
+  const o: JudgeOptions = { ...DEFAULT_JUDGE, ...options, guards: { ...DEFAULT_JUDGE.guards, ...options.guards }, alerts: { ...DEFAULT_JUDGE.alerts, ...options.alerts } };
+  // errors, latency, slow95, slow99, and the three guards
+  const failTests = 7;
+  const alphaEach = o.alpha / failTests;
+  const failAt = Math.log(1 / alphaEach);
+  const passAt = Math.log(1 / o.beta);
+
+  const start = (): JudgeState => ({
+    v: 1,
+    canary: { n: 0, errors: 0, latency: { n: 0, sum: 0, sumSq: 0 }, slow95: 0, slow99: 0, nAfterThresholds: 0, overP95Guard: 0, overP99Guard: 0 },
+    stable: { n: 0, errors: 0, latency: { n: 0, sum: 0, sumSq: 0 }, sample: [] },
+    errors: newCount(o.relativeRisks.length),
+    errorsKnown: o.relativeRisks.map(() => 0),
+    thresholds: null,
+    slow95: newCount(o.relativeRisks.length),
+    slow99: newCount(o.relativeRisks.length),
+    canaryHist: Array.from({ length: BINS }, () => 0),
+  });
+
+  /** Adds one batch of requests seen while the canary had `canaryShare` (0..1) of the traffic. */
+  function observe(prev: unknown, records: CanaryRequest[], canaryShare: number, opts: { inPlace?: boolean } = {}): JudgeState {
+    // inPlace: the caller gives up `prev` (the simulator, which looks a million times).
+    const s = opts.inPlace ? (prev as JudgeState) : structuredClone(prev as JudgeState);
+    if (records.length === 0) return s;
+    let nc = 0;
+    let ns = 0;
+    let ec = 0;
+    let es = 0;
+    let s95c = 0;
+    let s95s = 0;
+    let s99c = 0;
+    let s99s = 0;
+    const t = s.thresholds;
+    for (const r of records) {
+      const lat = Math.max(r.latencyMs, 0.01);
+      const ll = Math.log(lat);
+      if (r.version === 'canary') {
+        nc++;
+        if (r.error) ec++;
+        addMoment(s.canary.latency, ll);
+        s.canaryHist[binOf(lat)]++;
+        if (t) {
+          s.canary.nAfterThresholds++;
+          if (lat > t.p95) s95c++;
+          if (lat > t.p99) s99c++;
+          if (lat > t.p95 * o.guards.p95Ratio) s.canary.overP95Guard++;
+          if (lat > t.p99 * o.guards.p99Ratio) s.canary.overP99Guard++;
+        }
+      } else {
+        ns++;
+        if (r.error) es++;
+        addMoment(s.stable.latency, ll);
+        if (s.stable.sample.length < o.quantileSample) s.stable.sample.push(lat);
+        if (t) {
+          if (lat > t.p95) s95s++;
+          if (lat > t.p99) s99s++;
+        }
+      }
+    }
+    s.canary.n += nc;
+    s.stable.n += ns;
+    s.canary.errors += ec;
+    s.stable.errors += es;
+    s.canary.slow95 += s95c;
+    s.canary.slow99 += s99c;
+    // The null share: the canary's share of this batch's requests when both versions served,
+    // else the weight the caller says it had.
+    const share = nc > 0 && ns > 0 ? nc / (nc + ns) : Math.min(Math.max(canaryShare, 0), 1);
+    addEvents(s.errors, o.relativeRisks, share, ec, es);
+    addEvents(s.slow95, o.relativeRisks, share, s95c, s95s);
+    addEvents(s.slow99, o.relativeRisks, share, s99c, s99s);
+    if (o.baselineErrorRate !== null && nc > 0) {
+      const r0 = o.baselineErrorRate;
+      o.relativeRisks.forEach((rho, i) => {
+        const q = Math.min(rho * r0, 0.999999);
+        s.errorsKnown[i] += ec * Math.log(q / r0) + (nc - ec) * Math.log((1 - q) / (1 - r0));
+      });
+    }
+    if (!s.thresholds && s.stable.sample.length >= o.quantileSample) {
+      const sorted = [...s.stable.sample].sort((a, b) => a - b);
+      s.thresholds = { p95: quantile(sorted, 0.95), p99: quantile(sorted, 0.99) };
+    }
+    return s;
+  }
+
+  function judge(st: unknown): CanaryJudgement {
+    const s = st as JudgeState;
+    const reasons: CanaryReason[] = [];
+    const nc = s.canary.n;
+    const ns = s.stable.n;
+    if (nc === 0) {
+      reasons.push({ metric: 'traffic', verdict: 'inconclusive', sentence: 'no canary requests yet: nothing to judge', samples: 0 });
+      return { verdict: 'inconclusive', reasons, canaryRequests: nc, stableRequests: ns };
+    }
+
+    // errors
+    const errRate = s.canary.errors / nc;
+    const errFail = o.baselineErrorRate !== null ? mixture(s.errorsKnown) : mixture(s.errors.logLR);
+    const errThreshold = Math.max(o.minErrorRatio * (o.baselineErrorRate ?? 0), o.guards.errorRate);
+    const errPass = onePassLLR(s.canary.errors, nc, errThreshold / o.minErrorRatio, errThreshold);
+    const errVs = o.baselineErrorRate !== null ? `the known baseline ${pct(o.baselineErrorRate)}` : `stable's ${pct(ns ? s.stable.errors / ns : 0)} (${s.stable.errors}/${ns})`;
+    reasons.push(
+      errFail >= failAt
+        ? { metric: 'errors', verdict: 'fail', sentence: `canary errors ${pct(errRate)} (${s.canary.errors}/${nc}) are higher than ${errVs}: evidence ${fmt(errFail)} ≥ ${fmt(failAt)}`, statistic: errFail, threshold: failAt, samples: nc }
+        : errPass >= passAt
+          ? { metric: 'errors', verdict: 'pass', sentence: `canary errors ${pct(errRate)} (${s.canary.errors}/${nc}) shown below ${pct(errThreshold)}`, statistic: errPass, threshold: passAt, samples: nc }
+          : { metric: 'errors', verdict: 'inconclusive', sentence: `canary errors ${pct(errRate)} (${s.canary.errors}/${nc}) vs ${errVs}: not enough evidence either way yet`, statistic: errFail, threshold: failAt, samples: nc },
+    );
+
+    // mean log latency
+    const lc = s.canary.latency;
+    const ls = s.stable.latency;
+    if (lc.n < o.burnInCanary || ls.n < o.burnInStable) {
+      reasons.push({ metric: 'latency', verdict: 'inconclusive', sentence: `latency: burn-in (${lc.n}/${o.burnInCanary} canary, ${ls.n}/${o.burnInStable} stable samples)`, samples: lc.n });
+    } else {
+      const diff = mean(lc) - mean(ls);
+      const pooled = (lc.sumSq - lc.n * mean(lc) ** 2 + ls.sumSq - ls.n * mean(ls) ** 2) / Math.max(lc.n + ls.n - 2, 1);
+      const V = Math.max(pooled, 1e-6) * (1 / lc.n + 1 / ls.n);
+      const logLambda = mSPRT(diff, V, o.tau);
+      const upper = diff + csHalfWidth(V, o.tau, o.beta);
+      const ratio = Math.exp(diff);
+      const limit = Math.log(o.minLatencyRatio);
+      reasons.push(
+        diff > 0 && logLambda >= failAt
+          ? { metric: 'latency', verdict: 'fail', sentence: `canary is slower: geometric mean latency ×${ratio.toFixed(2)} of stable, evidence ${fmt(logLambda)} ≥ ${fmt(failAt)}`, statistic: logLambda, threshold: failAt, samples: lc.n }
+          : upper < limit
+            ? { metric: 'latency', verdict: 'pass', sentence: `canary latency ×${ratio.toFixed(2)} of stable, at most ×${Math.exp(upper).toFixed(3)} (< ×${o.minLatencyRatio})`, statistic: upper, threshold: limit, samples: lc.n }
+            : { metric: 'latency', verdict: 'inconclusive', sentence: `canary latency ×${ratio.toFixed(2)} of stable (could be up to ×${Math.exp(upper).toFixed(2)}): not enough evidence yet`, statistic: logLambda, threshold: failAt, samples: lc.n },
+      );
+    }
+
+    // tail counts
+    const t = s.thresholds;
+    for (const [metric, test, slow, q, shareNull] of [
+      ['slow95', s.slow95, s.canary.slow95, 'p95', 0.05],
+      ['slow99', s.slow99, s.canary.slow99, 'p99', 0.01],
+    ] as const) {
+      if (!t) {
+        reasons.push({ metric, verdict: 'inconclusive', sentence: `${metric}: waiting for ${o.quantileSample} stable requests to fix stable's ${q} (${s.stable.sample.length} so far)`, samples: 0 });
+        continue;
+      }
+      const n = s.canary.nAfterThresholds;
+      const stat = mixture(test.logLR);
+      const bound = metric === 'slow95' ? 2 * shareNull : o.minErrorRatio * shareNull;
+      const passStat = onePassLLR(slow, n, shareNull, bound);
+      const thresholdMs = metric === 'slow95' ? t.p95 : t.p99;
+      const share = n ? slow / n : 0;
+      reasons.push(
+        stat >= failAt
+          ? { metric, verdict: 'fail', sentence: `${pct(share)} of canary requests (${slow}/${n}) are slower than stable's ${q} (${thresholdMs.toFixed(0)} ms), more than stable's: evidence ${fmt(stat)} ≥ ${fmt(failAt)}`, statistic: stat, threshold: failAt, samples: n }
+          : passStat >= passAt
+            ? { metric, verdict: 'pass', sentence: `${pct(share)} of canary requests slower than stable's ${q} (${thresholdMs.toFixed(0)} ms), shown below ${pct(bound)}`, statistic: passStat, threshold: passAt, samples: n }
+            : { metric, verdict: 'inconclusive', sentence: `${pct(share)} of canary requests (${slow}/${n}) slower than stable's ${q} (${thresholdMs.toFixed(0)} ms): not enough evidence yet`, statistic: stat, threshold: failAt, samples: n },
+      );
+    }
+
+    // guards and alert levels
+    const cp95 = histQuantile(s.canaryHist, 0.95);
+    if (nc >= o.alerts.minCanary && (errRate >= o.alerts.errorCritical || cp95 >= o.alerts.latencyCriticalMs)) {
+      reasons.push({
+        metric: 'alert',
+        verdict: 'fail',
+        sentence: errRate >= o.alerts.errorCritical ? `canary error rate ${pct(errRate)} is at the critical level (${pct(o.alerts.errorCritical)})` : `canary p95 ${cp95.toFixed(0)} ms is at the critical level (${o.alerts.latencyCriticalMs} ms)`,
+        samples: nc,
+      });
+    } else if (t) {
+      // Each guard is a sequential test too, so looking every second cannot trip it by chance:
+      // error rate above the guard (evidence for twice the guard against the guard); canary p95
+      // above 1.1x stable's (more than 5% of canary requests above 1.1x stable's p95); canary p99
+      // above 2x stable's (more than 1% above 2x stable's p99).
+      const n = s.canary.nAfterThresholds;
+      const guards = [
+        { name: 'error rate', stat: onePassLLR(s.canary.errors, nc, Math.min(2 * o.guards.errorRate, 0.5), o.guards.errorRate), text: `error rate ${pct(errRate)} is above ${pct(o.guards.errorRate)}` },
+        { name: 'p95', stat: onePassLLR(s.canary.overP95Guard, n, 0.1, 0.05), text: `p95 is above ${o.guards.p95Ratio}× stable's ${t.p95.toFixed(0)} ms (${pct(n ? s.canary.overP95Guard / n : 0)} of canary requests over ${(t.p95 * o.guards.p95Ratio).toFixed(0)} ms)` },
+        { name: 'p99', stat: onePassLLR(s.canary.overP99Guard, n, 0.02, 0.01), text: `p99 is above ${o.guards.p99Ratio}× stable's ${t.p99.toFixed(0)} ms (${pct(n ? s.canary.overP99Guard / n : 0)} of canary requests over ${(t.p99 * o.guards.p99Ratio).toFixed(0)} ms)` },
+      ];
+      const broken = guards.filter((g) => g.stat >= failAt);
+      const warn = errRate >= o.alerts.errorWarn || cp95 >= o.alerts.latencyWarnMs ? ` (warning level: error ${pct(errRate)}, p95 ${cp95.toFixed(0)} ms)` : '';
+      reasons.push(
+        broken.length
+          ? { metric: 'guards', verdict: 'fail', sentence: `guard broken: ${broken.map((g) => g.text).join('; ')}${warn}`, statistic: Math.max(...broken.map((g) => g.stat)), threshold: failAt, samples: nc }
+          : { metric: 'guards', verdict: nc >= o.guards.minCanary ? 'pass' : 'inconclusive', sentence: `guards hold so far: error ${pct(errRate)}, p95 ${cp95.toFixed(0)} ms${warn}`, samples: nc },
+      );
+    }
+
+    const verdict = reasons.some((r) => r.verdict === 'fail') ? 'fail' : reasons.every((r) => r.verdict === 'pass') ? 'pass' : 'inconclusive';
+    return { verdict, reasons, canaryRequests: nc, stableRequests: ns };
+  }
+
+  /** After promotion: the new version alone, against the stable figures seen during the rollout. */
+  function postDeploy(st: unknown, records: CanaryRequest[]): { ok: boolean; reasons: string[] } {
+    const s = st as JudgeState;
+    const reasons: string[] = [];
+    if (records.length === 0) return { ok: true, reasons: ['no requests since promotion'] };
+    const errors = records.filter((r) => r.error).length;
+    const rate = errors / records.length;
+    const base = Math.max(o.minErrorRatio * (o.baselineErrorRate ?? (s.stable.n ? s.stable.errors / s.stable.n : 0)), o.guards.errorRate);
+    // Evidence the rate is twice the worth-catching level rather than at it.
+    const evidence = onePassLLR(errors, records.length, Math.min(2 * base, 0.5), base);
+    if (records.length >= 50 && evidence >= failAt) reasons.push(`error rate ${pct(rate)} (${errors}/${records.length}) since promotion is above ${pct(base)}`);
+    const sorted = records.map((r) => r.latencyMs).sort((a, b) => a - b);
+    const p95 = quantile(sorted, 0.95);
+    const sp95 = s.thresholds?.p95 ?? null;
+    if (records.length >= 100 && sp95 !== null && p95 > sp95 * 2) reasons.push(`p95 ${p95.toFixed(0)} ms since promotion is over 2× stable's ${sp95.toFixed(0)} ms`);
+    return { ok: reasons.length === 0, reasons };
+  }
+
+  return { options: o, failAt, passAt, start, observe, judge, postDeploy };
+}
+
+// ---- statistics -----------------------------------------------------------------------------
+
+function newCount(k: number): CountTest {
+  return { canaryEvents: 0, stableEvents: 0, logLR: Array.from({ length: k }, () => 0) };
+}
+
+/** Events of one batch: each is the canary's with probability `share` under the null. */
+function addEvents(t: CountTest, risks: number[], share: number, canary: number, stable: number): void {
+  t.canaryEvents += canary;
+  t.stableEvents += stable;
+  if (canary + stable === 0 || share <= 0 || share >= 1) return; // a batch with one version says nothing
+  risks.forEach((rho, i) => {
+    const q = (rho * share) / (rho * share + 1 - share);
+    t.logLR[i] += canary * Math.log(q / share) + stable * Math.log((1 - q) / (1 - share));
+  });
+}
+
+/** ln of the equal-weight mixture of likelihood ratios exp(l_i). */
+export function mixture(logLRs: number[]): number {
+  const m = Math.max(...logLRs);
+  return m + Math.log(logLRs.reduce((a, l) => a + Math.exp(l - m), 0) / logLRs.length);
+}
+
+/** ln LR of rate = low against rate = high, for k events in n: evidence the rate is below high. */
+export function onePassLLR(k: number, n: number, low: number, high: number): number {
+  return k * Math.log(low / high) + (n - k) * Math.log((1 - low) / (1 - high));
+}
+
+/** ln of the normal-mixture SPRT statistic for an observed difference with variance V. */
+export function mSPRT(diff: number, V: number, tau: number): number {
+  const t2 = tau * tau;
+  return 0.5 * Math.log(V / (V + t2)) + (t2 * diff * diff) / (2 * V * (V + t2));
+}
+
+/** Half-width of the always-valid confidence sequence that goes with mSPRT at level alpha. */
+export function csHalfWidth(V: number, tau: number, alpha: number): number {
+  const t2 = tau * tau;
+  return Math.sqrt(((2 * V * (V + t2)) / t2) * Math.log(Math.sqrt((V + t2) / V) / alpha));
+}
+
+function addMoment(m: Moments, x: number): void {
+  m.n++;
+  m.sum += x;
+  m.sumSq += x * x;
+}
+
+function mean(m: Moments): number {
+  return m.n ? m.sum / m.n : 0;
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(x < 0.01 ? 2 : 1)}%`;
+}
+
+function fmt(x: number): string {
+  return x.toFixed(2);
+}

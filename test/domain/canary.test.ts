@@ -1,0 +1,229 @@
+// The canary judge: its statistics against values computed another way, its false-rollback
+// rate under repeated looks, and the verdicts and reasons a user reads.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createCanaryJudge, csHalfWidth, mixture, mSPRT, onePassLLR, type CanaryRequest, type JudgeState } from '../../src/domain/canary.js';
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gaussian(rand: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+}
+
+/** n requests of one version: `errors` of them errors, latencies median*exp(sigma*Z). */
+function requests(rand: () => number, version: 'stable' | 'canary', n: number, opts: { errorRate?: number; median?: number; sigma?: number; errors?: number } = {}): CanaryRequest[] {
+  return Array.from({ length: n }, (_, i) => {
+    const error = opts.errors !== undefined ? i < opts.errors : rand() < (opts.errorRate ?? 0);
+    return { at: i, version, status: error ? 500 : 200, latencyMs: (opts.median ?? 100) * Math.exp((opts.sigma ?? 0.5) * gaussian(rand)), error };
+  });
+}
+
+/** ln C(n, k) by summing logs, to compute binomial likelihoods directly. */
+function lnChoose(n: number, k: number): number {
+  let s = 0;
+  for (let i = 1; i <= k; i++) s += Math.log(n - k + i) - Math.log(i);
+  return s;
+}
+
+function lnBinom(k: number, n: number, p: number): number {
+  return lnChoose(n, k) + k * Math.log(p) + (n - k) * Math.log(1 - p);
+}
+
+describe('canary judge: statistics against independent computations', () => {
+  test('the error test is the binomial likelihood ratio of "each error is the canary\'s" at the relative risk', () => {
+    const judge = createCanaryJudge();
+    const rand = mulberry32(1);
+    // One batch: 100 canary and 900 stable requests (share 0.1), 7 canary and 3 stable errors.
+    const batch = [...requests(rand, 'canary', 100, { errors: 7 }), ...requests(rand, 'stable', 900, { errors: 3 })];
+    const s = judge.observe(judge.start(), batch, 0.1) as JudgeState;
+    const risks = judge.options.relativeRisks;
+    risks.forEach((rho, i) => {
+      const q = (rho * 0.1) / (rho * 0.1 + 0.9);
+      // Of the 10 errors, 7 are the canary's: Binomial(10, q) against Binomial(10, 0.1).
+      const direct = lnBinom(7, 10, q) - lnBinom(7, 10, 0.1);
+      assert.ok(Math.abs(s.errors.logLR[i] - direct) < 1e-9, `rho ${rho}: ${s.errors.logLR[i]} vs ${direct}`);
+    });
+    const mixed = Math.log(risks.reduce((a, rho) => {
+      const q = (rho * 0.1) / (rho * 0.1 + 0.9);
+      return a + Math.exp(lnBinom(7, 10, q) - lnBinom(7, 10, 0.1));
+    }, 0) / risks.length);
+    assert.ok(Math.abs(mixture(s.errors.logLR) - mixed) < 1e-9);
+  });
+
+  test('mSPRT equals the likelihood ratio integrated over the normal prior (numerical quadrature)', () => {
+    const tau = 0.3;
+    for (const [diff, V] of [
+      [0.2, 0.01],
+      [0.05, 0.002],
+      [-0.1, 0.02],
+      [0.69, 0.0083],
+    ]) {
+      // ∫ N(diff; d, V) / N(diff; 0, V) · N(d; 0, tau²) dd, by the trapezoid rule on ±8 tau.
+      const steps = 20000;
+      const lo = -8 * tau;
+      const h = (16 * tau) / steps;
+      let integral = 0;
+      for (let i = 0; i <= steps; i++) {
+        const d = lo + i * h;
+        const lr = Math.exp((diff * diff - (diff - d) * (diff - d)) / (2 * V));
+        const prior = Math.exp(-(d * d) / (2 * tau * tau)) / Math.sqrt(2 * Math.PI * tau * tau);
+        integral += (i === 0 || i === steps ? 0.5 : 1) * lr * prior * h;
+      }
+      assert.ok(Math.abs(mSPRT(diff, V, tau) - Math.log(integral)) < 1e-6, `diff ${diff}, V ${V}: ${mSPRT(diff, V, tau)} vs ${Math.log(integral)}`);
+    }
+  });
+
+  test('the confidence sequence ends exactly where the mSPRT reaches 1/alpha', () => {
+    for (const V of [0.0005, 0.003, 0.05]) {
+      const h = csHalfWidth(V, 0.3, 0.05);
+      assert.ok(Math.abs(mSPRT(h, V, 0.3) - Math.log(1 / 0.05)) < 1e-9);
+    }
+  });
+
+  test('the pass test is Wald\'s SPRT log likelihood ratio, and takes about Wald\'s expected sample number', () => {
+    // No errors in n requests: ln LR = n ln((1-low)/(1-high)); for low = 0.1%, high = 0.5%.
+    assert.ok(Math.abs(onePassLLR(0, 1000, 0.001, 0.005) - 1000 * Math.log(0.999 / 0.995)) < 1e-12);
+    // Wald: E[N] ≈ ln(1/beta) / KL(true ‖ high) at true rate = low. KL per request:
+    const low = 0.001;
+    const high = 0.005;
+    const kl = low * Math.log(low / high) + (1 - low) * Math.log((1 - low) / (1 - high));
+    const wald = Math.log(1 / 0.05) / kl;
+    const rand = mulberry32(7);
+    const ns: number[] = [];
+    for (let run = 0; run < 400; run++) {
+      let k = 0;
+      let n = 0;
+      while (onePassLLR(k, n, low, high) < Math.log(1 / 0.05) && n < 100_000) {
+        n++;
+        if (rand() < low) k++;
+      }
+      ns.push(n);
+    }
+    const mean = ns.reduce((a, x) => a + x, 0) / ns.length;
+    // Wald's approximation ignores the overshoot, so the mean lies at or a little above it.
+    assert.ok(mean > wald * 0.9 && mean < wald * 1.3, `mean ${mean.toFixed(0)} vs Wald ${wald.toFixed(0)}`);
+  });
+
+  test('looking after every batch of 50 keeps the false rollback rate under alpha (no change, 300 canaries)', () => {
+    const judge = createCanaryJudge({ alpha: 0.05 });
+    const rand = mulberry32(11);
+    let rolledBack = 0;
+    for (let run = 0; run < 300; run++) {
+      let s = judge.start() as JudgeState;
+      for (let look = 0; look < 60; look++) {
+        const share = look < 20 ? 0.1 : 0.5;
+        const batch = Array.from({ length: 50 }, (_, i) => {
+          const version = rand() < share ? 'canary' : 'stable';
+          const error = rand() < 0.002; // below the 0.5% guard: only the comparisons are on trial
+          return { at: i, version, status: error ? 500 : 200, latencyMs: 100 * Math.exp(0.5 * gaussian(rand)), error } as CanaryRequest;
+        });
+        s = judge.observe(s, batch, share, { inPlace: true });
+        if (judge.judge(s).verdict === 'fail') {
+          rolledBack++;
+          break;
+        }
+      }
+    }
+    // 300 runs at alpha 5%: the rate must not exceed alpha (allowing 2 standard errors).
+    assert.ok(rolledBack / 300 <= 0.05 + 2 * Math.sqrt((0.05 * 0.95) / 300), `${rolledBack} of 300 rolled back`);
+  });
+});
+
+describe('canary judge: verdicts and reasons', () => {
+  test('no data is inconclusive, never pass', () => {
+    const judge = createCanaryJudge();
+    const j = judge.judge(judge.start());
+    assert.equal(j.verdict, 'inconclusive');
+    assert.match(j.reasons[0].sentence, /no canary requests yet/);
+    const onlyStable = judge.observe(judge.start(), requests(mulberry32(2), 'stable', 500), 0);
+    assert.equal(judge.judge(onlyStable).verdict, 'inconclusive');
+  });
+
+  test('an erroring canary fails on errors, naming the rates and the evidence', () => {
+    const judge = createCanaryJudge();
+    const rand = mulberry32(3);
+    let s = judge.start();
+    let verdict = judge.judge(s);
+    for (let i = 0; i < 40 && verdict.verdict !== 'fail'; i++) {
+      s = judge.observe(s, [...requests(rand, 'canary', 10, { errorRate: 0.1 }), ...requests(rand, 'stable', 90, { errorRate: 0.001 })], 0.1);
+      verdict = judge.judge(s);
+    }
+    assert.equal(verdict.verdict, 'fail');
+    const errors = verdict.reasons.find((r) => r.metric === 'errors')!;
+    assert.equal(errors.verdict, 'fail');
+    assert.match(errors.sentence, /canary errors \d+\.\d+% \(\d+\/\d+\) are higher than stable's .*evidence \d+\.\d+ ≥ 6\.55/);
+    assert.equal(judge.failAt, Math.log(7 / 0.01), 'alpha 1% split over 7 tests');
+    assert.ok(errors.statistic! >= errors.threshold!);
+    assert.ok(verdict.canaryRequests < 200, `caught after ${verdict.canaryRequests} canary requests`);
+  });
+
+  test('a slow canary fails on latency; a tail-only regression fails on the share slower than stable\'s p99', () => {
+    const judge = createCanaryJudge();
+    const rand = mulberry32(4);
+    let s = judge.observe(judge.start(), requests(rand, 'stable', 300), 0);
+    s = judge.observe(s, [...requests(rand, 'canary', 40, { median: 200 }), ...requests(rand, 'stable', 360)], 0.1);
+    const slow = judge.judge(s);
+    assert.equal(slow.reasons.find((r) => r.metric === 'latency')!.verdict, 'fail');
+    assert.match(slow.reasons.find((r) => r.metric === 'latency')!.sentence, /canary is slower: geometric mean latency ×1\.\d\d of stable/);
+
+    let t = judge.observe(judge.start(), requests(rand, 'stable', 300), 0);
+    for (let i = 0; i < 30; i++) {
+      const canary = requests(rand, 'canary', 20).map((r) => (rand() < 0.05 ? { ...r, latencyMs: r.latencyMs + 2000 } : r));
+      t = judge.observe(t, [...canary, ...requests(rand, 'stable', 180)], 0.1);
+    }
+    const tail = judge.judge(t);
+    assert.equal(tail.verdict, 'fail');
+    assert.ok(tail.reasons.some((r) => (r.metric === 'slow99' || r.metric === 'slow95') && r.verdict === 'fail'), JSON.stringify(tail.reasons));
+  });
+
+  test('a healthy canary passes once every metric has enough evidence, with the share stepping 10% → 50%', () => {
+    const judge = createCanaryJudge();
+    const rand = mulberry32(5);
+    let s = judge.start();
+    let j = judge.judge(s);
+    let looks = 0;
+    for (; looks < 400 && j.verdict !== 'pass'; looks++) {
+      const share = looks < 40 ? 0.1 : 0.5;
+      const nc = Math.round(100 * share);
+      s = judge.observe(s, [...requests(rand, 'canary', nc, { errorRate: 0.001 }), ...requests(rand, 'stable', 100 - nc, { errorRate: 0.001 })], share);
+      j = judge.judge(s);
+      assert.notEqual(j.verdict, 'fail', JSON.stringify(j.reasons));
+    }
+    assert.equal(j.verdict, 'pass');
+    assert.ok(j.reasons.every((r) => r.verdict === 'pass'));
+    assert.match(j.reasons.find((r) => r.metric === 'errors')!.sentence, /shown below 0\.50%/);
+    assert.match(j.reasons.find((r) => r.metric === 'latency')!.sentence, /at most ×1\.0\d\d \(< ×1\.1\)/);
+  });
+
+  test('the null share follows the traffic: errors split like the requests add no evidence at any weight', () => {
+    const judge = createCanaryJudge();
+    let s = judge.start();
+    // 10% then 50% of requests and of errors on the canary: exactly what "no change" predicts.
+    s = judge.observe(s, [...requests(mulberry32(6), 'canary', 100, { errors: 1 }), ...requests(mulberry32(6), 'stable', 900, { errors: 9 })], 0.1);
+    s = judge.observe(s, [...requests(mulberry32(6), 'canary', 500, { errors: 5 }), ...requests(mulberry32(6), 'stable', 500, { errors: 5 })], 0.5);
+    const st = s as JudgeState;
+    assert.ok(mixture(st.errors.logLR) < 0, `evidence ${mixture(st.errors.logLR)}`);
+    // Judged as if the share were still 10%, the second batch's 5 of 10 errors would be strong
+    // evidence against the canary: the share is what keeps the ramp from looking like a regression.
+    const atTen = (x: number) => lnBinom(5, 10, x);
+    assert.ok(Math.log(judge.options.relativeRisks.reduce((a, rho) => a + Math.exp(atTen((rho * 0.1) / (rho * 0.1 + 0.9)) - atTen(0.1)), 0) / 8) > 2);
+  });
+
+  test('the state is plain JSON that survives a restart', () => {
+    const judge = createCanaryJudge();
+    const rand = mulberry32(8);
+    const s = judge.observe(judge.start(), [...requests(rand, 'canary', 50), ...requests(rand, 'stable', 450)], 0.1);
+    const restored = JSON.parse(JSON.stringify(s));
+    assert.deepEqual(judge.judge(restored), judge.judge(s));
+    assert.ok(JSON.stringify(s).length < 20_000, 'bounded size');
+  });
+});
