@@ -62,6 +62,13 @@ export interface JudgeOptions {
   baselineErrorRate: number | null;
   minErrorRatio: number; // errors x5 worth catching
   minLatencyRatio: number; // +10% latency worth catching
+  /** Latency differences smaller than this many ms never fail a canary, however certain:
+   * on a 1 ms endpoint, 0.4 ms slower is a real 40% but not a regression worth a rollback. */
+  latencyFloorMs: number;
+  /** After promotion there is no stable traffic in the same window to compare with, only the
+   * stable figures of the rollout, so the load may have changed since: the post-deploy latency
+   * check needs p95 over 2x stable's and this much more. */
+  postDeployMarginMs: number;
   tau: number; // width of the normal mixture on log latency
   burnInCanary: number;
   burnInStable: number;
@@ -78,6 +85,8 @@ export const DEFAULT_JUDGE: JudgeOptions = {
   baselineErrorRate: null,
   minErrorRatio: 5,
   minLatencyRatio: 1.1,
+  latencyFloorMs: 2,
+  postDeployMarginMs: 50,
   tau: 0.3,
   burnInCanary: 10,
   burnInStable: 30,
@@ -177,10 +186,11 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
         s.canaryHist[binOf(lat)]++;
         if (t) {
           s.canary.nAfterThresholds++;
-          if (lat > t.p95) s95c++;
-          if (lat > t.p99) s99c++;
-          if (lat > t.p95 * o.guards.p95Ratio) s.canary.overP95Guard++;
-          if (lat > t.p99 * o.guards.p99Ratio) s.canary.overP99Guard++;
+          // "Slower" means by more than the floor too; any fixed threshold keeps the test valid.
+          if (lat > t.p95 + o.latencyFloorMs) s95c++;
+          if (lat > t.p99 + o.latencyFloorMs) s99c++;
+          if (lat > Math.max(t.p95 * o.guards.p95Ratio, t.p95 + o.latencyFloorMs)) s.canary.overP95Guard++;
+          if (lat > Math.max(t.p99 * o.guards.p99Ratio, t.p99 + o.latencyFloorMs)) s.canary.overP99Guard++;
         }
       } else {
         ns++;
@@ -188,8 +198,8 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
         addMoment(s.stable.latency, ll);
         if (s.stable.sample.length < o.quantileSample) s.stable.sample.push(lat);
         if (t) {
-          if (lat > t.p95) s95s++;
-          if (lat > t.p99) s99s++;
+          if (lat > t.p95 + o.latencyFloorMs) s95s++;
+          if (lat > t.p99 + o.latencyFloorMs) s99s++;
         }
       }
     }
@@ -252,15 +262,17 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
       const diff = mean(lc) - mean(ls);
       const pooled = (lc.sumSq - lc.n * mean(lc) ** 2 + ls.sumSq - ls.n * mean(ls) ** 2) / Math.max(lc.n + ls.n - 2, 1);
       const V = Math.max(pooled, 1e-6) * (1 / lc.n + 1 / ls.n);
-      const logLambda = mSPRT(diff, V, o.tau);
+      // Tested against a margin: the canary must be slower than stable by more than the floor.
+      const margin = Math.log(1 + o.latencyFloorMs / Math.exp(mean(ls)));
+      const logLambda = diff > margin ? mSPRT(diff - margin, V, o.tau) : 0;
       const upper = diff + csHalfWidth(V, o.tau, o.beta);
       const ratio = Math.exp(diff);
-      const limit = Math.log(o.minLatencyRatio);
+      const limit = Math.max(Math.log(o.minLatencyRatio), margin);
       reasons.push(
-        diff > 0 && logLambda >= failAt
+        logLambda >= failAt
           ? { metric: 'latency', verdict: 'fail', sentence: `canary is slower: geometric mean latency ×${ratio.toFixed(2)} of stable, evidence ${fmt(logLambda)} ≥ ${fmt(failAt)}`, statistic: logLambda, threshold: failAt, samples: lc.n }
           : upper < limit
-            ? { metric: 'latency', verdict: 'pass', sentence: `canary latency ×${ratio.toFixed(2)} of stable, at most ×${Math.exp(upper).toFixed(3)} (< ×${o.minLatencyRatio})`, statistic: upper, threshold: limit, samples: lc.n }
+            ? { metric: 'latency', verdict: 'pass', sentence: `canary latency ×${ratio.toFixed(2)} of stable, at most ×${Math.exp(upper).toFixed(3)} (< ×${Math.exp(limit).toFixed(2)})`, statistic: upper, threshold: limit, samples: lc.n }
             : { metric: 'latency', verdict: 'inconclusive', sentence: `canary latency ×${ratio.toFixed(2)} of stable (could be up to ×${Math.exp(upper).toFixed(2)}): not enough evidence yet`, statistic: logLambda, threshold: failAt, samples: lc.n },
       );
     }
@@ -307,8 +319,8 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
       const n = s.canary.nAfterThresholds;
       const guards = [
         { name: 'error rate', stat: onePassLLR(s.canary.errors, nc, Math.min(2 * o.guards.errorRate, 0.5), o.guards.errorRate), text: `error rate ${pct(errRate)} is above ${pct(o.guards.errorRate)}` },
-        { name: 'p95', stat: onePassLLR(s.canary.overP95Guard, n, 0.1, 0.05), text: `p95 is above ${o.guards.p95Ratio}× stable's ${t.p95.toFixed(0)} ms (${pct(n ? s.canary.overP95Guard / n : 0)} of canary requests over ${(t.p95 * o.guards.p95Ratio).toFixed(0)} ms)` },
-        { name: 'p99', stat: onePassLLR(s.canary.overP99Guard, n, 0.02, 0.01), text: `p99 is above ${o.guards.p99Ratio}× stable's ${t.p99.toFixed(0)} ms (${pct(n ? s.canary.overP99Guard / n : 0)} of canary requests over ${(t.p99 * o.guards.p99Ratio).toFixed(0)} ms)` },
+        { name: 'p95', stat: onePassLLR(s.canary.overP95Guard, n, 0.1, 0.05), text: `p95 is above ${o.guards.p95Ratio}× stable's ${t.p95.toFixed(0)} ms (${pct(n ? s.canary.overP95Guard / n : 0)} of canary requests over ${Math.max(t.p95 * o.guards.p95Ratio, t.p95 + o.latencyFloorMs).toFixed(0)} ms)` },
+        { name: 'p99', stat: onePassLLR(s.canary.overP99Guard, n, 0.02, 0.01), text: `p99 is above ${o.guards.p99Ratio}× stable's ${t.p99.toFixed(0)} ms (${pct(n ? s.canary.overP99Guard / n : 0)} of canary requests over ${Math.max(t.p99 * o.guards.p99Ratio, t.p99 + o.latencyFloorMs).toFixed(0)} ms)` },
       ];
       const broken = guards.filter((g) => g.stat >= failAt);
       const warn = errRate >= o.alerts.errorWarn || cp95 >= o.alerts.latencyWarnMs ? ` (warning level: error ${pct(errRate)}, p95 ${cp95.toFixed(0)} ms)` : '';
@@ -337,7 +349,9 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     const sorted = records.map((r) => r.latencyMs).sort((a, b) => a - b);
     const p95 = quantile(sorted, 0.95);
     const sp95 = s.thresholds?.p95 ?? null;
-    if (records.length >= 100 && sp95 !== null && p95 > sp95 * 2) reasons.push(`p95 ${p95.toFixed(0)} ms since promotion is over 2× stable's ${sp95.toFixed(0)} ms`);
+    if (records.length >= 100 && sp95 !== null && p95 > Math.max(sp95 * 2, sp95 + o.postDeployMarginMs)) {
+      reasons.push(`p95 ${p95.toFixed(0)} ms since promotion is over 2× stable's ${sp95.toFixed(0)} ms and ${o.postDeployMarginMs} ms more`);
+    }
     return { ok: reasons.length === 0, reasons };
   }
 

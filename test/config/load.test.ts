@@ -187,7 +187,7 @@ describe('config: mistakes are named at file:line:column', () => {
       'windows[0].end',
       "'25:00' is not a time of day",
     );
-    expectError(BASE.replace('      approvals:', '      soak: 5\n      approvals:'), 16, 13, 'policy.soak: expected a duration such as "30m"');
+    expectError(BASE.replace('      approvals:', '      soak: 5\n      approvals:'), 16, 13, 'policy.soak: expected a duration such as "30s", "30m"');
   });
 
   test('a freeze with two kinds, and an unknown holiday country', () => {

@@ -201,7 +201,7 @@ describe('canary judge: verdicts and reasons', () => {
     assert.equal(j.verdict, 'pass');
     assert.ok(j.reasons.every((r) => r.verdict === 'pass'));
     assert.match(j.reasons.find((r) => r.metric === 'errors')!.sentence, /shown below 0\.50%/);
-    assert.match(j.reasons.find((r) => r.metric === 'latency')!.sentence, /at most ×1\.0\d\d \(< ×1\.1\)/);
+    assert.match(j.reasons.find((r) => r.metric === 'latency')!.sentence, /at most ×1\.0\d\d \(< ×1\.10\)/);
   });
 
   test('the null share follows the traffic: errors split like the requests add no evidence at any weight', () => {
