@@ -469,6 +469,38 @@ export class Shipgate {
     return this.getDeployment(id);
   }
 
+  /**
+   * A person's word to a rollout in progress: `abort` rolls it back, `resume` continues a
+   * paused one. The controller acts on it at its next step; the request itself is audited.
+   * Allowed to the requester and the environment's approvers (auto-approving environments:
+   * anyone in the config).
+   */
+  async requestRolloutAction(actor: Actor, id: number, action: 'resume' | 'abort', reason: string | null = null): Promise<DeploymentView> {
+    const user = this.user(actor.user);
+    if (action === 'abort' && !reason?.trim()) throw new InputError('a rollback needs a reason', { field: 'reason' });
+    await this.retrying(() =>
+      this.tx(async (trx) => {
+        const d = await repo.getDeployment(trx, id);
+        const policy = this.policy(d.environment);
+        const approverRoles = new Set([...policy.approvals, ...policy.emergency.approvals].map((r) => r.role));
+        if (approverRoles.size > 0 && d.requestedBy !== user.name && !user.roles.some((r) => approverRoles.has(r))) {
+          throw new ForbiddenError(`only the requester (${d.requestedBy}) or an approver of ${d.environment} can ${action} deployment ${id}`);
+        }
+        if (!['rolling_out', 'verifying'].includes(d.state) || d.rollout === null) {
+          throw new ConflictError(`deployment ${id} is ${d.state}: only a rollout in progress can be ${action === 'abort' ? 'rolled back' : 'resumed'}`);
+        }
+        const record = d.rollout as { phase: string; request: string | null; requestReason?: string | null };
+        if (action === 'resume' && record.phase !== 'paused') {
+          throw new ConflictError(`deployment ${id} is not paused (phase ${record.phase}); nothing to resume`);
+        }
+        const next = { ...record, request: action, requestReason: reason?.trim() ?? null, requestedBy: user.name };
+        await repo.updateDeployment(trx, d, { rollout: next, updatedAt: this.now().toISOString() });
+        await this.audit(trx, actor, `rollout.${action}_requested`, deploymentSubject(d), { reason: reason?.trim() ?? null, phase: record.phase });
+      }),
+    );
+    return this.getDeployment(id);
+  }
+
   // ---- hand-over to the rollout --------------------------------------------------------------
 
   /**
@@ -524,12 +556,15 @@ export class Shipgate {
     return repo.getDeployment(this.database.db, id);
   }
 
-  /** Deployments the rollout controller has work on. */
-  rolloutWork(): Promise<Deployment[]> {
-    return repo.listDeployments(this.database.db, {
+  /** Deployments the rollout controller has work on: in environments it rolls out to. */
+  async rolloutWork(): Promise<Deployment[]> {
+    const managed = new Set(this.config.environments.filter((e) => e.rollout).map((e) => e.name));
+    if (managed.size === 0) return [];
+    const open = await repo.listDeployments(this.database.db, {
       states: ['approved', 'waiting_for_window', 'rolling_out', 'verifying', 'rolling_back'],
       limit: 1000,
     });
+    return open.filter((d) => managed.has(d.environment) && (d.rollout !== null || d.state === 'approved' || d.state === 'waiting_for_window'));
   }
 
   /** Records the end of a rollout run by a driver outside shipgate. */

@@ -20,6 +20,7 @@ export interface Client {
   tick(id: number, item: string, note?: string): Promise<Json>;
   cancel(id: number, reason: string): Promise<Json>;
   start(id: number): Promise<Json>;
+  rolloutAction(id: number, action: 'resume' | 'abort', reason?: string): Promise<Json>;
   complete(id: number, outcome: 'succeeded' | 'failed', reason?: string): Promise<Json>;
   status(): Promise<Json>;
   auditEvents(q: { after?: number; limit?: number; subject?: string }): Promise<Json>;
@@ -79,6 +80,9 @@ export class LocalClient implements Client {
   }
   cancel(id: number, reason: string) {
     return this.app.cancel(this.actor, id, reason);
+  }
+  rolloutAction(id: number, action: 'resume' | 'abort', reason?: string) {
+    return this.app.requestRolloutAction(this.actor, id, action, reason ?? null);
   }
   start(id: number) {
     return this.app.start(this.actor, id);
@@ -184,6 +188,11 @@ export class HttpClient implements Client {
   }
   cancel(id: number, reason: string) {
     return this.call('POST', `/api/v1/deployments/${id}/cancel`, { reason });
+  }
+  rolloutAction(id: number, action: 'resume' | 'abort', reason?: string) {
+    return action === 'abort'
+      ? this.call('POST', `/api/v1/deployments/${id}/rollback`, { reason: reason ?? '' })
+      : this.call('POST', `/api/v1/deployments/${id}/resume`, {});
   }
   start(id: number) {
     return this.call('POST', `/api/v1/deployments/${id}/start`, {});

@@ -7,7 +7,9 @@ import { type Actor, type ReportInput, Shipgate } from '../app/shipgate.js';
 import { loadConfig, type ShipgateConfig } from '../config/load.js';
 import { configJsonSchema } from '../config/schema.js';
 import { initTemplate } from '../config/template.js';
-import { asShipgateError, EXIT, InputError } from '../errors.js';
+import { asShipgateError, EXIT, InputError, NotFoundError } from '../errors.js';
+import { buildController } from '../rollout/runner.js';
+import { localDriverFor } from '../rollout/targets.js';
 import { openDatabase } from '../store/db.js';
 import { type Client, HttpClient, type Json, LocalClient } from './client.js';
 import { exitFor, formatDeployment, formatDeploymentRow, formatGate, formatRelease, formatStatus } from './output.js';
@@ -402,6 +404,102 @@ program
       { needsUser: true },
     ),
   );
+
+program
+  .command('rollback <id>')
+  .description('roll back a rollout in progress: traffic goes to the stable version at once')
+  .requiredOption('--reason <text>', 'why (required; recorded)')
+  .action(async (id: string, o: Json) =>
+    run(
+      async (c) => {
+        const out = await c.rolloutAction(deploymentIdArg(id), 'abort', o.reason);
+        return { json: out, human: `${formatDeployment(out)}\nrollback requested; the controller acts on it at its next step` };
+      },
+      { needsUser: true },
+    ),
+  );
+
+program
+  .command('resume <id>')
+  .description('resume a rollout paused on an inconclusive analysis')
+  .action(async (id: string) =>
+    run(
+      async (c) => {
+        const out = await c.rolloutAction(deploymentIdArg(id), 'resume');
+        return { json: out, human: `${formatDeployment(out)}\nresume requested` };
+      },
+      { needsUser: true },
+    ),
+  );
+
+program
+  .command('rollout <id>')
+  .description('run the rollout of an approved deployment in the foreground, printing progress (local store)')
+  .option('--poll <ms>', 'how often to look again while a step waits', '250')
+  .action(async (id: string, o: { poll: string }) => {
+    let app: Shipgate | null = null;
+    try {
+      if (globals().server) throw new InputError('rollout runs the controller here, on the local store; against a server, `shipgate serve` runs it');
+      app = await openLocal(config());
+      const started = Date.now();
+      let lastCollecting = 0;
+      const { controller } = buildController(app, {
+        onProgress: (d, message) => {
+          if (globals().json) return;
+          // "Still collecting evidence" comes every poll: show it every 2 s, everything else at once.
+          if (/^\d+%: \d+ canary/.test(message)) {
+            if (Date.now() - lastCollecting < 2000) return;
+            lastCollecting = Date.now();
+          }
+          process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${d.service} ${d.version} → ${d.environment}: ${message}\n`);
+        },
+      });
+      const d = await controller.run(deploymentIdArg(id), { pollMs: Number(o.poll) });
+      if (globals().json) process.stdout.write(`${JSON.stringify({ deployment: d }, null, 2)}\n`);
+      process.exitCode = exitFor(d.state);
+    } catch (err) {
+      const e = asShipgateError(err);
+      process.stderr.write(`shipgate: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+    } finally {
+      await app?.database.close().catch(() => {});
+    }
+  });
+
+const runtime = program.command('runtime').description('local runtimes: the processes and proxy of the local driver');
+runtime
+  .command('show <service> <environment>')
+  .description('where the proxy listens, which versions run, the weight')
+  .action(async (service: string, environment: string) => {
+    try {
+      const cfg = config();
+      const rt = await localDriverFor(cfg).runtime(service, environment, false);
+      if (!rt) throw new NotFoundError(`no local runtime is running for ${service} in ${environment}`);
+      const slot = (s: typeof rt.stable) => (s ? `${s.version} on :${s.port} (${s.running ? 'running' : `exited ${s.exitCode ?? ''}`})` : 'none');
+      process.stdout.write(
+        globals().json
+          ? `${JSON.stringify(rt, null, 2)}\n`
+          : `${service} in ${environment}: proxy http://127.0.0.1:${rt.proxyPort}\n  stable  ${slot(rt.stable)}\n  canary  ${slot(rt.canary)} at ${rt.weight}%\n`,
+      );
+    } catch (err) {
+      const e = asShipgateError(err);
+      process.stderr.write(`shipgate: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+    }
+  });
+runtime
+  .command('stop <service> <environment>')
+  .description('stop a local runtime and the service processes it holds')
+  .action(async (service: string, environment: string) => {
+    try {
+      await localDriverFor(config()).shutdown(service, environment);
+      process.stdout.write(`stopped ${service} in ${environment}\n`);
+    } catch (err) {
+      const e = asShipgateError(err);
+      process.stderr.write(`shipgate: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+    }
+  });
 
 program
   .command('complete <id>')

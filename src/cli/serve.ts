@@ -1,7 +1,9 @@
-// `shipgate serve`: the HTTP API plus a reconciler that re-evaluates open deployments on a
-// timer (soak time passing, windows opening, approvals and deployments expiring).
+// `shipgate serve`: the HTTP API, a reconciler that re-evaluates open deployments on a timer
+// (soak time passing, windows opening, approvals and deployments expiring), and the rollout
+// controller for environments shipgate rolls out to.
 import type { Shipgate } from '../app/shipgate.js';
 import { InputError } from '../errors.js';
+import { buildController, driveRollouts } from '../rollout/runner.js';
 import { buildServer } from '../server/app.js';
 
 export interface ServeOptions {
@@ -37,9 +39,21 @@ export async function serve(app: Shipgate, opts: ServeOptions): Promise<void> {
     }
   }, opts.reconcileEverySeconds * 1000);
 
+  // The rollout controller, for environments whose config has a rollout: section.
+  const stopRollouts = new AbortController();
+  const { controller } = buildController(app, {
+    onProgress: (d, message) => server.log.info({ deployment: d.id, state: d.state }, message),
+  });
+  const rollouts = driveRollouts(app, controller, {
+    signal: stopRollouts.signal,
+    onError: (id, err) => server.log.error({ deployment: id, err: err.message }, 'rollout step failed'),
+  });
+
   await new Promise<void>((resolve) => {
     const stop = async () => {
       clearInterval(timer);
+      stopRollouts.abort();
+      await rollouts;
       await server.close();
       await app.database.close();
       resolve();

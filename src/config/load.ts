@@ -9,13 +9,40 @@ import type { z } from 'zod';
 import { DEFAULT_MUTABLE_TAGS } from '../domain/release.js';
 import type { ApprovalRule, Freeze, Policy, VulnCounts } from '../domain/types.js';
 import { ConfigError } from '../errors.js';
-import { configSchema, durationMinutes, type ConfigFile, type PolicyFile } from './schema.js';
+import type { RolloutPlan } from '../rollout/types.js';
+import { configSchema, durationMinutes, durationSeconds, type ConfigFile, type PolicyFile } from './schema.js';
 
 export interface ConfigUser {
   name: string;
   roles: string[];
   /** API tokens declared in the file, as sha256 hex of the token. */
   tokens?: { label: string; sha256: string }[];
+}
+
+/** How the local driver starts one version of a service. */
+export interface ServiceRun {
+  command: string[];
+  env: Record<string, string>;
+  cwd: string; // absolute
+  readyPath: string;
+  readyTimeoutMs: number;
+  /** Proxy port per environment (0 or absent: any free port). */
+  ports: Record<string, number>;
+}
+
+export type DriverSettings =
+  | { kind: 'local' }
+  | {
+      kind: 'command';
+      commands: { deploy: string[] | string; setWeight: string[] | string; promote: string[] | string; rollback: string[] | string; finalize?: string[] | string };
+      canaryUrl: string | null;
+      stableUrl: string | null;
+      timeoutMs: number;
+    };
+
+export interface RolloutSettings {
+  driver: DriverSettings;
+  plan: RolloutPlan;
 }
 
 export interface ShipgateConfig {
@@ -25,8 +52,10 @@ export interface ShipgateConfig {
   server: { host: string; port: number };
   roles: string[];
   users: ConfigUser[];
-  services: { name: string; description: string | null }[];
-  environments: { name: string; policy: Policy }[];
+  services: { name: string; description: string | null; run?: ServiceRun }[];
+  /** rollout: how shipgate rolls approved deployments out; absent: the rollout runs elsewhere
+   * and reports back with `shipgate start` / `complete`. */
+  environments: { name: string; policy: Policy; rollout?: RolloutSettings }[];
 }
 
 type Path = (string | number)[];
@@ -139,6 +168,21 @@ function crossFieldProblems(cfg: ConfigFile): Problem[] {
     if (required.length > 0 && p.auto_approve) {
       out.push({ path: [...at, 'auto_approve'], message: `${env.name} has both auto_approve and approvals.required; choose one` });
     }
+    if (env.rollout) {
+      const steps = env.rollout.steps;
+      const ra: Path = ['environments', i, 'rollout'];
+      if (steps[steps.length - 1] !== 100) out.push({ path: [...ra, 'steps'], message: `the last step must be 100 (got ${steps.join(', ')})` });
+      steps.forEach((w, k) => {
+        if (k > 0 && w <= steps[k - 1]) out.push({ path: [...ra, 'steps', k], message: `steps must increase: ${w} after ${steps[k - 1]}` });
+      });
+      if (env.rollout.driver === 'command' && !env.rollout.command) {
+        out.push({ path: [...ra, 'driver'], message: 'driver: command needs a command section with deploy, set_weight, promote and rollback' });
+      }
+      if (durationSeconds(env.rollout.max_step) < durationSeconds(env.rollout.min_step)) {
+        out.push({ path: [...ra, 'max_step'], message: 'max_step must not be shorter than min_step' });
+      }
+      dupes(env.rollout.smoke, [...ra, 'smoke'], 'smoke check');
+    }
     dupes(p.checklist ?? [], [...at, 'checklist'], 'checklist id');
     dupes(p.freezes ?? [], [...at, 'freezes'], 'freeze name');
   });
@@ -156,10 +200,26 @@ function resolve(cfg: ConfigFile, file: string): ShipgateConfig {
     server: { host: cfg.server.host, port: cfg.server.port },
     roles: [...cfg.roles],
     users: cfg.users.map((u) => ({ name: u.name, roles: [...u.roles], ...(u.tokens ? { tokens: u.tokens } : {}) })),
-    services: cfg.services.map((s) => ({ name: s.name, description: s.description ?? null })),
+    services: cfg.services.map((s) => ({
+      name: s.name,
+      description: s.description ?? null,
+      ...(s.run
+        ? {
+            run: {
+              command: [...s.run.command],
+              env: { ...s.run.env },
+              cwd: path.resolve(dir, s.run.cwd ?? '.'),
+              readyPath: s.run.ready_path,
+              readyTimeoutMs: durationSeconds(s.run.ready_timeout) * 1000,
+              ports: { ...s.run.ports },
+            },
+          }
+        : {}),
+    })),
     environments: cfg.environments.map((env, i) => ({
       name: env.name,
       policy: resolvePolicy(env.policy, env.timezone, i > 0 ? cfg.environments[i - 1].name : null),
+      ...(env.rollout ? { rollout: resolveRollout(env.rollout) } : {}),
     })),
   };
 }
@@ -187,6 +247,48 @@ function resolvePolicy(p: PolicyFile, timezone: string, previous: string | null)
       timezone,
       windows: (p.windows ?? []).map((w) => ({ days: w.days as Policy['calendar']['windows'][number]['days'], start: w.start, end: w.end })),
       freezes: (p.freezes ?? []).map(toFreeze),
+    },
+  };
+}
+
+function resolveRollout(r: ConfigFile['environments'][number]['rollout']): RolloutSettings | undefined {
+  if (!r) return undefined;
+  const spec = r;
+  const driver: DriverSettings =
+    spec.driver === 'command' && spec.command
+      ? {
+          kind: 'command',
+          commands: {
+            deploy: spec.command.deploy,
+            setWeight: spec.command.set_weight,
+            promote: spec.command.promote,
+            rollback: spec.command.rollback,
+            ...(spec.command.finalize ? { finalize: spec.command.finalize } : {}),
+          },
+          canaryUrl: spec.command.canary_url ?? null,
+          stableUrl: spec.command.stable_url ?? null,
+          timeoutMs: durationSeconds(spec.command.timeout) * 1000,
+        }
+      : { kind: 'local' };
+  return {
+    driver,
+    plan: {
+      steps: [...spec.steps],
+      minStepSeconds: durationSeconds(spec.min_step),
+      maxStepSeconds: durationSeconds(spec.max_step),
+      onInconclusive: spec.on_inconclusive,
+      postDeployChecks: spec.post_deploy.map(durationSeconds),
+      smoke: spec.smoke.map((c) => ({
+        name: c.name,
+        method: c.method,
+        path: c.path,
+        expectStatus: c.status,
+        ...(c.json ? { jsonEquals: c.json } : {}),
+        ...(c.contains !== undefined ? { bodyContains: c.contains } : {}),
+        ...(c.header ? { headerPresent: c.header } : {}),
+        ...(c.token_env ? { tokenEnv: c.token_env } : {}),
+        timeoutMs: durationSeconds(c.timeout) * 1000,
+      })),
     },
   };
 }

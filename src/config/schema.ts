@@ -19,18 +19,22 @@ const name = (what: string) =>
     .string()
     .regex(NAME, `${what} must be lower-case letters, digits, '.', '_' or '-', starting with a letter or digit`);
 
-/** "30m", "1h", "1h30m", "2d", or 0. Minutes are the smallest unit. */
-export const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$/;
-const DURATION_HINT = 'expected a duration such as "30m", "1h", "1h30m", "2d" or 0';
+/** "30s", "30m", "1h", "1h30m", "2d", or 0. */
+export const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+const DURATION_HINT = 'expected a duration such as "30s", "30m", "1h", "1h30m", "2d" or 0';
 const duration = z.union([z.literal(0), z.string().refine((s) => s !== '' && DURATION.test(s), DURATION_HINT)], {
   error: DURATION_HINT,
 });
 
-export function durationMinutes(d: string | number): number {
+export function durationSeconds(d: string | number): number {
   if (d === 0 || d === '0') return 0;
   const m = DURATION.exec(String(d));
   if (!m) throw new Error(`bad duration ${d}`);
-  return Number(m[1] ?? 0) * 1440 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+  return Number(m[1] ?? 0) * 86400 + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0);
+}
+
+export function durationMinutes(d: string | number): number {
+  return durationSeconds(d) / 60;
 }
 
 /** A check message from one of the calendar validators (null = fine). */
@@ -132,6 +136,58 @@ export const policySchema = z.strictObject({
     .describe('hotfix path: who approves, which checks a hotfix may pass'),
 });
 
+const smokeCheck = z.strictObject({
+  name: z.string().min(1),
+  method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS']).default('GET'),
+  path: z.string().startsWith('/', 'a smoke check path starts with /'),
+  status: z.number().int().min(100).max(599).default(200).describe('expected HTTP status'),
+  json: z.record(z.string(), z.unknown()).optional().describe('JSON fields (dotted paths) and the values they must equal; "*" means present'),
+  contains: z.string().optional().describe('text the body must contain'),
+  header: z.string().optional().describe('a response header that must be present'),
+  token_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    .optional()
+    .describe('environment variable holding a bearer token to send (never logged)'),
+  timeout: duration.default('5s'),
+});
+
+const rolloutSchema = z.strictObject({
+  driver: z.enum(['local', 'command']).default('local').describe('local: shipgate runs the processes and the proxy; command: your scripts'),
+  command: z
+    .strictObject({
+      deploy: z.union([z.string(), z.array(z.string()).min(1)]),
+      set_weight: z.union([z.string(), z.array(z.string()).min(1)]),
+      promote: z.union([z.string(), z.array(z.string()).min(1)]),
+      rollback: z.union([z.string(), z.array(z.string()).min(1)]),
+      finalize: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+      canary_url: z.string().url().optional(),
+      stable_url: z.string().url().optional(),
+      timeout: duration.default('5m'),
+    })
+    .optional()
+    .describe('the command driver: scripts run with SHIPGATE_* variables'),
+  steps: z
+    .array(z.number().int().min(1).max(100))
+    .min(1)
+    .default([10, 50, 100])
+    .describe('canary weights in percent, increasing, ending at 100'),
+  min_step: duration.default('30s').describe('a step lasts at least this long'),
+  max_step: duration.default('10m').describe('past this, an inconclusive analysis does on_inconclusive'),
+  on_inconclusive: z.enum(['pause', 'rollback']).default('pause'),
+  post_deploy: z.array(duration).default(['0s', '5m', '30m']).describe('verification after 100%, measured from promotion'),
+  smoke: z.array(smokeCheck).default([]),
+});
+
+const runSchema = z.strictObject({
+  command: z.array(z.string().min(1)).min(1).describe('argv; {version}, {digest} and {port} are replaced; PORT, VERSION, DIGEST are set'),
+  env: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().optional().describe('relative to this file; default: its directory'),
+  ready_path: z.string().startsWith('/').default('/'),
+  ready_timeout: duration.default('15s'),
+  ports: z.record(z.string(), z.number().int().min(0).max(65535)).default({}).describe('proxy port per environment; default any free port'),
+});
+
 const user = z.strictObject({
   name: name('a user name'),
   roles: z.array(z.string().min(1)).default([]),
@@ -166,13 +222,22 @@ export const configSchema = z.strictObject({
     .default({ host: '127.0.0.1', port: 8080 }),
   roles: z.array(name('a role')).min(1),
   users: z.array(user).min(1),
-  services: z.array(z.strictObject({ name: name('a service name'), description: z.string().optional() })).min(1),
+  services: z
+    .array(
+      z.strictObject({
+        name: name('a service name'),
+        description: z.string().optional(),
+        run: runSchema.optional().describe('how the local driver starts a version of this service'),
+      }),
+    )
+    .min(1),
   environments: z
     .array(
       z.strictObject({
         name: name('an environment name'),
         timezone: validated(validateTimezone).default('UTC').describe('IANA zone for windows and freezes'),
         policy: policySchema.default({}),
+        rollout: rolloutSchema.optional().describe('how approved deployments are rolled out here'),
       }),
     )
     .min(1),

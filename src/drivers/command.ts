@@ -2,7 +2,7 @@
 // shipgate passes the context in environment variables and reads only the exit code; the last
 // lines of stderr explain a failure.
 import { spawn } from 'node:child_process';
-import { type Driver, DriverError, type RolloutContext } from './types.js';
+import { type Driver, DriverError, type RolloutContext, type TargetObservation } from './types.js';
 
 export interface CommandDriverConfig {
   /** Each action is an argv array (no shell) or a string run by /bin/sh -c. */
@@ -11,7 +11,12 @@ export interface CommandDriverConfig {
     setWeight: string[] | string;
     promote: string[] | string;
     rollback: string[] | string;
+    /** Optional: retire the old version once the release is verified. */
+    finalize?: string[] | string;
   };
+  /** Where smoke tests reach each version, if the scripts publish them there. */
+  canaryUrl?: string | null;
+  stableUrl?: string | null;
   cwd?: string;
   timeoutMs?: number;
   /** Extra environment for every command. */
@@ -33,6 +38,16 @@ export class CommandDriver implements Driver {
   }
   rollback(ctx: RolloutContext) {
     return this.run('rollback', this.config.commands.rollback, ctx, 0);
+  }
+  async finalize(ctx: RolloutContext) {
+    if (this.config.commands.finalize) await this.run('finalize', this.config.commands.finalize, ctx, 100);
+  }
+  urls() {
+    return { canary: this.config.canaryUrl ?? null, stable: this.config.stableUrl ?? null };
+  }
+  /** The scripts report nothing back, so the controller trusts its own record. */
+  async observe(): Promise<TargetObservation | null> {
+    return null;
   }
 
   private run(action: string, command: string[] | string, ctx: RolloutContext, weight: number | null): Promise<void> {

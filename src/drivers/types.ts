@@ -14,16 +14,31 @@ export interface RolloutContext {
   stableDigest: string | null;
 }
 
+/** What a driver can see of its target right now. */
+export interface TargetObservation {
+  canaryWeight: number;
+  canaryVersion: string | null;
+  canaryRunning: boolean;
+  stableVersion: string | null;
+  stableRunning: boolean;
+}
+
 export interface Driver {
   readonly kind: string;
-  /** Makes the canary version available, taking no traffic yet. */
+  /** Makes the canary version available, taking no traffic yet. Idempotent. */
   deploy(ctx: RolloutContext): Promise<void>;
-  /** Sends this percentage (0..100) of new requests to the canary. */
+  /** Sends this percentage (0..100) of new requests to the canary. Idempotent. */
   setWeight(ctx: RolloutContext, canaryPercent: number): Promise<void>;
-  /** The canary becomes the stable version and takes all traffic. */
+  /** All traffic on the canary; the old stable stays available until finalize, for a fast rollback. */
   promote(ctx: RolloutContext): Promise<void>;
+  /** The canary is now the stable version; the old one is retired. */
+  finalize(ctx: RolloutContext): Promise<void>;
   /** All traffic back to the stable version at once; the canary is removed. */
   rollback(ctx: RolloutContext): Promise<void>;
+  /** Where smoke tests reach each version, when the driver knows. */
+  urls(ctx: RolloutContext): { canary: string | null; stable: string | null };
+  /** The target as it is, when the driver can look (null when it cannot). */
+  observe(ctx: RolloutContext): Promise<TargetObservation | null>;
 }
 
 export class DriverError extends Error {

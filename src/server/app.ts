@@ -141,6 +141,11 @@ export function buildServer(app: Shipgate, opts: ServerOptions = {}): FastifyIns
       return app.cancel(req.actor, deploymentId(req), body.reason);
     });
     api.post('/api/v1/deployments/:id/start', async (req) => app.start(req.actor, deploymentId(req)));
+    api.post('/api/v1/deployments/:id/rollback', async (req) => {
+      const body = parseBody(cancelBody, req.body);
+      return app.requestRolloutAction(req.actor, deploymentId(req), 'abort', body.reason);
+    });
+    api.post('/api/v1/deployments/:id/resume', async (req) => app.requestRolloutAction(req.actor, deploymentId(req), 'resume'));
     api.post('/api/v1/deployments/:id/complete', async (req) => {
       const body = parseBody(completeBody, req.body);
       return app.complete(req.actor, deploymentId(req), body.outcome, body.reason);

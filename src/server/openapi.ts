@@ -54,6 +54,10 @@ const ROUTES: Record<string, Record<string, Op>> = {
     post: { summary: 'Tick a readiness checklist item', body: tickBody, params: ['id', 'item'], ok: 201 },
   },
   '/api/v1/deployments/{id}/cancel': { post: { summary: 'Cancel a deployment that has not started', body: cancelBody, params: ['id'] } },
+  '/api/v1/deployments/{id}/rollback': {
+    post: { summary: 'Roll back a rollout in progress (the controller acts at its next step)', body: cancelBody, params: ['id'] },
+  },
+  '/api/v1/deployments/{id}/resume': { post: { summary: 'Resume a rollout paused on an inconclusive analysis', params: ['id'] } },
   '/api/v1/deployments/{id}/start': { post: { summary: 'Start an approved deployment (rollout hook)', params: ['id'] } },
   '/api/v1/deployments/{id}/complete': {
     post: { summary: 'Record the end of a rollout run outside shipgate', body: completeBody, params: ['id'] },

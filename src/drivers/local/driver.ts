@@ -1,0 +1,200 @@
+// The `local` driver: the embedded default. Each service and environment gets a local runtime
+// process (runtime.ts) holding the service's processes and the weighted proxy; this driver
+// finds it through its state file (starting it when there is none) and drives it over its
+// admin API. The runtime's request records are the builtin metrics source.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MetricsSource, RequestRecord } from '../../rollout/analysis.js';
+import { type Driver, DriverError, type RolloutContext, type TargetObservation } from '../types.js';
+import type { ProxyRecord } from './proxy.js';
+import type { RunSpec, RuntimeState } from './runtime.js';
+
+export interface LocalServiceSpec extends RunSpec {
+  /** Port the proxy listens on (0: any free one; see `shipgate runtime`). */
+  proxyPort: number;
+}
+
+const RUNTIME_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'runtime-main.ts');
+const TSX = fileURLToPath(import.meta.resolve('tsx'));
+
+export class LocalDriver implements Driver {
+  readonly kind = 'local';
+  private readonly known = new Map<string, RuntimeState>();
+
+  constructor(
+    private readonly opts: {
+      /** Directory for runtime state files and logs, e.g. .shipgate/runtime. */
+      dir: string;
+      spec: (service: string, environment: string) => LocalServiceSpec;
+    },
+  ) {}
+
+  stateFile(service: string, environment: string): string {
+    return path.join(this.opts.dir, `${service}.${environment}.json`);
+  }
+
+  /** The runtime of a service in an environment, started if it is not running. */
+  async runtime(service: string, environment: string, start = true): Promise<RuntimeState | null> {
+    const file = this.stateFile(service, environment);
+    const existing = readState(file);
+    if (existing) {
+      const live = await this.admin<RuntimeState>(existing, 'GET', '/state').catch(() => null);
+      if (live) return this.remember(live);
+    }
+    if (!start) return null;
+    fs.mkdirSync(this.opts.dir, { recursive: true });
+    fs.rmSync(file, { force: true });
+    const log = fs.openSync(path.join(this.opts.dir, `${service}.${environment}.log`), 'a');
+    const spec = this.opts.spec(service, environment);
+    const child = spawn(process.execPath, ['--import', TSX, RUNTIME_MAIN, service, environment, file, String(spec.proxyPort)], {
+      detached: true,
+      stdio: ['ignore', log, log],
+    });
+    child.unref();
+    fs.closeSync(log);
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const s = readState(file);
+      if (s) {
+        const live = await this.admin<RuntimeState>(s, 'GET', '/state').catch(() => null);
+        if (live) return this.remember(live);
+      }
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const tail = fs.readFileSync(path.join(this.opts.dir, `${service}.${environment}.log`), 'utf8').trim().split('\n').slice(-3).join(' | ');
+    throw new DriverError('runtime', `the local runtime of ${service}/${environment} did not start: ${tail}`);
+  }
+
+  async deploy(ctx: RolloutContext): Promise<void> {
+    let rt = await this.must(ctx);
+    const spec = this.opts.spec(ctx.service, ctx.environment);
+    // A runtime that lost its stable (restarted machine) gets it back first.
+    if (ctx.stableVersion && !(rt.stable?.running && rt.stable.version === ctx.stableVersion)) {
+      rt = await this.call(ctx, 'deploy', { slot: 'stable', version: ctx.stableVersion, digest: ctx.stableDigest, spec });
+    }
+    if (rt.stable?.version === ctx.version && rt.stable.running && !rt.canary) return; // promoted already
+    await this.call(ctx, 'deploy', { slot: 'canary', version: ctx.version, digest: ctx.digest, spec });
+  }
+
+  async setWeight(ctx: RolloutContext, canaryPercent: number): Promise<void> {
+    const rt = await this.must(ctx);
+    if (rt.stable?.version === ctx.version && !rt.canary) return; // already promoted
+    await this.call(ctx, 'weight', { weight: canaryPercent });
+  }
+
+  async promote(ctx: RolloutContext): Promise<void> {
+    await this.call(ctx, 'promote', { version: ctx.version });
+  }
+
+  async finalize(ctx: RolloutContext): Promise<void> {
+    await this.call(ctx, 'finalize', {});
+  }
+
+  async rollback(ctx: RolloutContext): Promise<void> {
+    await this.call(ctx, 'rollback', { stableVersion: ctx.stableVersion });
+  }
+
+  urls(ctx: RolloutContext): { canary: string | null; stable: string | null } {
+    const rt = this.known.get(key(ctx.service, ctx.environment));
+    const url = (s: RuntimeState['stable']) => (s?.running ? `http://127.0.0.1:${s.port}` : null);
+    if (!rt) return { canary: null, stable: null };
+    return { canary: url(rt.canary), stable: url(rt.stable) };
+  }
+
+  /** Where users' traffic reaches the service: the proxy. */
+  async proxyUrl(service: string, environment: string): Promise<string> {
+    const rt = await this.runtime(service, environment);
+    return `http://127.0.0.1:${rt!.proxyPort}`;
+  }
+
+  async observe(ctx: RolloutContext): Promise<TargetObservation | null> {
+    const rt = await this.runtime(ctx.service, ctx.environment, false);
+    if (!rt) return { canaryWeight: 0, canaryVersion: null, canaryRunning: false, stableVersion: null, stableRunning: false };
+    const slots = [rt.canary, rt.stable, rt.previous].filter((s) => s !== null);
+    const mine = slots.find((s) => s.version === ctx.version);
+    return {
+      canaryWeight: rt.canary ? rt.weight : 0,
+      canaryVersion: mine?.version ?? null,
+      canaryRunning: Boolean(mine?.running),
+      stableVersion: rt.stable?.version ?? null,
+      stableRunning: Boolean(rt.stable?.running),
+    };
+  }
+
+  /** Stops the runtime and its processes. */
+  async shutdown(service: string, environment: string): Promise<void> {
+    const rt = await this.runtime(service, environment, false);
+    if (!rt) return;
+    await this.admin(rt, 'POST', '/shutdown', {}).catch(() => {});
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && isAlive(rt.pid)) await new Promise((r) => setTimeout(r, 50));
+    this.known.delete(key(service, environment));
+  }
+
+  /** The builtin metrics source: the proxy's request records. */
+  metrics(service: string, environment: string): MetricsSource {
+    return {
+      cursor: async () => String((await this.runtime(service, environment))!.lastSeq),
+      read: async (cursor) => {
+        const rt = (await this.runtime(service, environment))!;
+        const page = await this.admin<{ records: ProxyRecord[]; next: number }>(rt, 'GET', `/records?after=${Number(cursor ?? 0)}`);
+        const records: RequestRecord[] = page.records.map((r) => ({ at: r.at, version: r.version, status: r.status, latencyMs: r.latencyMs, error: r.error }));
+        return { records, cursor: String(page.next) };
+      },
+    };
+  }
+
+  private async must(ctx: RolloutContext): Promise<RuntimeState> {
+    return (await this.runtime(ctx.service, ctx.environment))!;
+  }
+
+  private async call(ctx: RolloutContext, action: string, body: unknown): Promise<RuntimeState> {
+    const rt = await this.must(ctx);
+    try {
+      return this.remember(await this.admin<RuntimeState>(rt, 'POST', `/${action}`, body));
+    } catch (err) {
+      throw new DriverError(action, (err as Error).message);
+    }
+  }
+
+  private remember(rt: RuntimeState): RuntimeState {
+    this.known.set(key(rt.service, rt.environment), rt);
+    return rt;
+  }
+
+  private async admin<T>(rt: RuntimeState, method: string, urlPath: string, body?: unknown): Promise<T> {
+    const res = await fetch(`http://127.0.0.1:${rt.adminPort}${urlPath}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(60_000),
+    });
+    const json = (await res.json()) as T & { error?: string };
+    if (!res.ok) throw new Error(json.error ?? `runtime answered ${res.status}`);
+    return json;
+  }
+}
+
+function key(service: string, environment: string): string {
+  return `${service}/${environment}`;
+}
+
+function readState(file: string): RuntimeState | null {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as RuntimeState;
+  } catch {
+    return null;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
