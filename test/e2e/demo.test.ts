@@ -1,19 +1,24 @@
 // The README's first command, run for real: the demo must reach its end with every step as
-// expected (real CLI processes, a real server on loopback, a real SQLite file).
+// expected (real CLI processes, a real server on loopback running the rollouts, a real SQLite
+// file, the sample service as child processes behind the local proxy, loopback traffic).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 
-test('npm run demo takes a release through the production gate and verifies the audit chain', () => {
-  const res = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], { encoding: 'utf8', timeout: 240_000 });
+test('npm run demo: the gate, a healthy 10 → 50 → 100 rollout, a bad build rolled back, the audit chain verified', () => {
+  const res = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], { encoding: 'utf8', timeout: 480_000 });
   const out = `${res.stdout}\n${res.stderr}`;
-  assert.equal(res.status, 0, out);
+  assert.equal(res.status, 0, out.slice(-4000));
   const m = /demo: (\d+) of (\d+) steps ended as expected/.exec(out);
-  assert.ok(m, out);
+  assert.ok(m, out.slice(-4000));
   assert.equal(m[1], m[2]);
   assert.match(out, /\[bob\] shipgate approve \d+ --comment code reviewed[\s\S]*\[approved\]/);
   assert.match(out, /requested deployment \d+ and cannot approve/);
   assert.match(out, /1 critical \(max 0\) in trivy-critical\.json/);
+  assert.match(out, /step 2\/3 weight  50%/);
+  assert.match(out, /web 2\.0\.0: succeeded after \d+\.\d s/);
+  assert.match(out, /web 3\.0\.0: rolled_back after \d+\.\d s; detected \d+\.\d s into the rollout; traffic back on stable \d+ ms after the decision, verified after \d+ ms/);
   assert.match(out, /audit chain intact: \d+ events/);
   assert.doesNotMatch(out, /sg_[A-Za-z0-9_-]{20,}/, 'no token value in the output');
+  assert.doesNotMatch(out, /demo-smoke-token/, 'no smoke token in the output');
 });
