@@ -27,7 +27,8 @@ export class WeightedProxy {
   private stable: Upstream | null = null;
   private canary: Upstream | null = null;
   private weight = 0; // percent to canary
-  private readonly ring: ProxyRecord[] = [];
+  /** A circular buffer: record `seq` lives at index seq % RING while it is among the last RING. */
+  private readonly ring: (ProxyRecord | undefined)[] = new Array(RING);
   private nextSeq = 1;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
   private server: http.Server | null = null;
@@ -49,11 +50,12 @@ export class WeightedProxy {
 
   /** Records after `after` (oldest first), at most `limit`; `next` is the seq to pass next time. */
   records(after: number, limit = 50_000): { records: ProxyRecord[]; next: number; dropped: number } {
-    const first = this.ring.length ? this.ring[0].seq : this.nextSeq;
+    const first = Math.max(1, this.nextSeq - RING); // oldest seq still held
     const from = Math.max(after + 1, first);
-    const start = from - first;
-    const records = this.ring.slice(start, start + limit);
-    const next = records.length ? records[records.length - 1].seq : Math.max(after, from - 1);
+    const to = Math.min(this.nextSeq - 1, from + limit - 1);
+    const records: ProxyRecord[] = [];
+    for (let seq = from; seq <= to; seq++) records.push(this.ring[seq % RING]!);
+    const next = records.length ? to : Math.max(after, from - 1);
     return { records, next, dropped: Math.max(0, first - (after + 1)) };
   }
 
@@ -91,8 +93,8 @@ export class WeightedProxy {
 
   private record(version: 'stable' | 'canary', release: string, status: number, started: number, startedMs: number): void {
     const latencyMs = Number(process.hrtime.bigint() - BigInt(started)) / 1e6;
-    this.ring.push({ seq: this.nextSeq++, at: startedMs, version, release, status, latencyMs, error: status >= 500 });
-    if (this.ring.length > RING) this.ring.splice(0, this.ring.length - RING);
+    const seq = this.nextSeq++;
+    this.ring[seq % RING] = { seq, at: startedMs, version, release, status, latencyMs, error: status >= 500 };
   }
 
   private forward(req: http.IncomingMessage, res: http.ServerResponse): void {
