@@ -501,6 +501,21 @@ export class Shipgate {
     return this.getDeployment(id);
   }
 
+  /** The release serving in an environment now (its last succeeded deployment), or null. */
+  currentRelease(service: string, environment: string): Promise<Release | null> {
+    this.service(service);
+    this.policy(environment);
+    return repo.currentRelease(this.database.db, service, environment);
+  }
+
+  /** Records a rollback rehearsal's outcome and figures in the audit log. */
+  async recordRehearsal(actor: Actor, service: string, version: string, environment: string, report: Record<string, unknown>): Promise<void> {
+    this.assertUser(actor);
+    await this.tx(async (trx) => {
+      await this.audit(trx, actor, 'rehearsal.completed', `release:${service}@${version}`, { environment, ...report });
+    });
+  }
+
   // ---- hand-over to the rollout --------------------------------------------------------------
 
   /**

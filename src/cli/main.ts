@@ -8,6 +8,7 @@ import { loadConfig, type ShipgateConfig } from '../config/load.js';
 import { configJsonSchema } from '../config/schema.js';
 import { initTemplate } from '../config/template.js';
 import { asShipgateError, EXIT, InputError, NotFoundError } from '../errors.js';
+import { rehearseRollback } from '../rollout/rehearse.js';
 import { buildController } from '../rollout/runner.js';
 import { localDriverFor } from '../rollout/targets.js';
 import { openDatabase } from '../store/db.js';
@@ -457,6 +458,43 @@ program
       const d = await controller.run(deploymentIdArg(id), { pollMs: Number(o.poll) });
       if (globals().json) process.stdout.write(`${JSON.stringify({ deployment: d }, null, 2)}\n`);
       process.exitCode = exitFor(d.state);
+    } catch (err) {
+      const e = asShipgateError(err);
+      process.stderr.write(`shipgate: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+    } finally {
+      await app?.database.close().catch(() => {});
+    }
+  });
+
+program
+  .command('rehearse <service> <version> [environment]')
+  .description('rollback rehearsal: deploy a release next to the current one (default in staging), give it all traffic, roll back, time both; writes a report')
+  .option('-o, --out <file>', 'report file (default: .shipgate/rehearsals/<service>-<version>-<environment>.json next to the store)')
+  .action(async (service: string, version: string, environment: string | undefined, o: { out?: string }) => {
+    let app: Shipgate | null = null;
+    try {
+      if (globals().server) throw new InputError('rehearse drives the local runtime: run it where the store and the runtime are');
+      requireUser();
+      const cfg = config();
+      app = await openLocal(cfg);
+      const env = environment ?? 'staging';
+      const report = await rehearseRollback(app, { user: globals().as ?? '', via: 'local' }, service, version, env);
+      const file = path.resolve(o.out ?? path.join(path.dirname(cfg.store.sqlitePath), 'rehearsals', `${service}-${version}-${env}.json`));
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+      process.stdout.write(
+        globals().json
+          ? `${JSON.stringify({ report, file }, null, 2)}\n`
+          : [
+              `rollback rehearsal of ${service} ${version} in ${env} (back to ${report.stableVersion}): ${report.ok ? 'ok' : 'FAILED'}`,
+              `  deploy:   ready in ${report.msToDeploy ?? '-'} ms, serving all traffic with smoke tests passed in ${report.msToServe ?? '-'} ms`,
+              `  rollback: traffic on ${report.stableVersion} in ${report.msToTraffic ?? '-'} ms, verified in ${report.msToVerified ?? '-'} ms`,
+              ...report.problems.map((p) => `  ✘ ${p}`),
+              `  report: ${file}`,
+            ].join('\n') + '\n',
+      );
+      process.exitCode = report.ok ? EXIT.ok : EXIT.failed;
     } catch (err) {
       const e = asShipgateError(err);
       process.stderr.write(`shipgate: ${e.message}\n`);

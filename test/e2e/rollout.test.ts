@@ -180,4 +180,46 @@ environments:
     assert.equal(audit.code, 0, audit.stdout + audit.stderr);
     assert.match(audit.stdout, /audit chain intact/);
   });
+
+  test('a person rolls a rollout back mid-step with shipgate rollback; the reason names them', async () => {
+    const id = await request('8.0.0');
+    let asked: Promise<Run> | null = null;
+    const rollout = await cli(['rollout', String(id)], {
+      onStdout: (out) => {
+        if (!asked && /25%: \d+ canary/.test(out)) asked = cli(['rollback', String(id), '--reason', 'dashboards look odd']);
+      },
+    });
+    const answer = asked as Promise<Run> | null; // assigned in the callback above
+    assert.ok(answer, rollout.stdout);
+    assert.equal((await answer).code, 0);
+    assert.equal(rollout.code, 4, rollout.stdout + rollout.stderr);
+    const d = await deployment(id);
+    assert.equal(d.state, 'rolled_back');
+    assert.equal(d.reason, 'rollback requested by carol: dashboards look odd');
+    assert.equal(d.rollout.rollback.trigger, 'manual');
+    assert.equal((await cli(['rollback', String(id), '--reason', 'again'])).code, 2, 'a finished deployment cannot be rolled back again');
+  });
+
+  test('shipgate rehearse deploys a release next to the current one, rolls back, and reports both timings', async () => {
+    const before = (await json(['runtime', 'show', 'web', 'production'])).stable.version;
+    releases += 1;
+    const reg = await cli(['release', 'register', 'web', '9.0.0', '--digest', `sha256:${releases.toString(16).padStart(64, '0')}`, '--commit', 'c0ffee99']);
+    assert.equal(reg.code, 0, reg.stderr);
+    const out = path.join(dir, 'rehearsal.json');
+    const r = await cli(['rehearse', 'web', '9.0.0', 'production', '--out', out]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`rollback rehearsal of web 9\\.0\\.0 in production \\(back to ${before.replaceAll('.', '\\.')}\\): ok`));
+    const report = JSON.parse(fs.readFileSync(out, 'utf8'));
+    assert.equal(report.ok, true);
+    assert.ok(report.msToServe >= report.msToDeploy && report.msToVerified >= report.msToTraffic && report.msToTraffic >= 0, JSON.stringify(report));
+    assert.ok(report.deploySmoke.length === 4 && report.deploySmoke.every((x: { ok: boolean }) => x.ok));
+    const rt = await json(['runtime', 'show', 'web', 'production']);
+    assert.equal(rt.stable.version, before, 'the environment is as it was');
+    assert.equal(rt.canary, null);
+    const events = await json(['audit', 'list', '--subject', 'release:web@9.0.0']);
+    assert.ok(JSON.stringify(events).includes('rehearsal.completed'));
+    const same = await cli(['rehearse', 'web', before, 'production']);
+    assert.equal(same.code, 2);
+    assert.match(same.stderr, /already the version in production/);
+  });
 });
