@@ -22,6 +22,7 @@
 import os from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { createCanaryJudge, type CanaryRequest } from '../src/domain/canary.js';
+import { gaussian, mulberry32 } from '../test/support/random.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {
@@ -56,24 +57,6 @@ const CASES: Case[] = [
 ];
 const HEALTHY: Case = { name: 'healthy (same version)', errorRate: STABLE_ERRORS, latencyFactor: 1, tail: null };
 
-// ---- randomness (seeded, so a run can be repeated) ------------------------------------------
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function normal(rand: () => number): number {
-  const u = 1 - rand();
-  const v = rand();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-}
 
 function shareAt(second: number): number {
   return second < STEP_SECONDS ? 0.1 : second < 2 * STEP_SECONDS ? 0.5 : 1;
@@ -82,7 +65,7 @@ function shareAt(second: number): number {
 function request(rand: () => number, c: Case | null, at: number): CanaryRequest {
   const canary = c !== null;
   const errRate = canary ? c.errorRate : STABLE_ERRORS;
-  let latency = MEDIAN_MS * Math.exp(SIGMA * normal(rand)) * (canary ? c.latencyFactor : 1);
+  let latency = MEDIAN_MS * Math.exp(SIGMA * gaussian(rand)) * (canary ? c.latencyFactor : 1);
   if (canary && c.tail && rand() < c.tail.share) latency += c.tail.addMs;
   const error = rand() < errRate;
   return { at, version: canary ? 'canary' : 'stable', status: error ? 500 : 200, latencyMs: latency, error };

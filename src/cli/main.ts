@@ -100,6 +100,13 @@ async function run(
   }
 }
 
+/** Prints an error the way every command does and sets the exit code it maps to. */
+function reportError(err: unknown): void {
+  const e = asShipgateError(err);
+  process.stderr.write(`shipgate: ${e.message}\n`);
+  process.exitCode = e.exitCode;
+}
+
 function readReports(files: { path: string; kind?: 'scan' | 'tests' }[]): ReportInput[] {
   return files.map((f) => {
     let content: string;
@@ -178,9 +185,7 @@ program
           : `${cfg.file}: ok — ${cfg.services.length} service(s), environments ${envs}, ${cfg.users.length} user(s)\n`,
       );
     } catch (err) {
-      const e = asShipgateError(err);
-      process.stderr.write(`shipgate: ${e.message}\n`);
-      process.exitCode = e.exitCode;
+      reportError(err);
     }
   });
 
@@ -459,9 +464,7 @@ program
       if (globals().json) process.stdout.write(`${JSON.stringify({ deployment: d }, null, 2)}\n`);
       process.exitCode = exitFor(d.state);
     } catch (err) {
-      const e = asShipgateError(err);
-      process.stderr.write(`shipgate: ${e.message}\n`);
-      process.exitCode = e.exitCode;
+      reportError(err);
     } finally {
       await app?.database.close().catch(() => {});
     }
@@ -496,9 +499,7 @@ program
       );
       process.exitCode = report.ok ? EXIT.ok : EXIT.failed;
     } catch (err) {
-      const e = asShipgateError(err);
-      process.stderr.write(`shipgate: ${e.message}\n`);
-      process.exitCode = e.exitCode;
+      reportError(err);
     } finally {
       await app?.database.close().catch(() => {});
     }
@@ -520,9 +521,7 @@ runtime
           : `${service} in ${environment}: proxy http://127.0.0.1:${rt.proxyPort}\n  stable  ${slot(rt.stable)}\n  canary  ${slot(rt.canary)} at ${rt.weight}%\n`,
       );
     } catch (err) {
-      const e = asShipgateError(err);
-      process.stderr.write(`shipgate: ${e.message}\n`);
-      process.exitCode = e.exitCode;
+      reportError(err);
     }
   });
 runtime
@@ -533,9 +532,7 @@ runtime
       await localDriverFor(config()).shutdown(service, environment);
       process.stdout.write(`stopped ${service} in ${environment}\n`);
     } catch (err) {
-      const e = asShipgateError(err);
-      process.stderr.write(`shipgate: ${e.message}\n`);
-      process.exitCode = e.exitCode;
+      reportError(err);
     }
   });
 
@@ -603,9 +600,7 @@ audit
         await c.auditExport((chunk) => process.stdout.write(chunk));
       }
     } catch (err) {
-      const e = asShipgateError(err);
-      process.stderr.write(`shipgate: ${e.message}\n`);
-      process.exitCode = e.exitCode;
+      reportError(err);
     } finally {
       await c?.close().catch(() => {});
     }
@@ -671,9 +666,7 @@ async function localAdmin(fn: (app: Shipgate, actor: Actor) => Promise<{ json: J
     const out = await fn(app, actor);
     process.stdout.write(globals().json ? `${JSON.stringify(out.json, null, 2)}\n` : `${out.human}\n`);
   } catch (err) {
-    const e = asShipgateError(err);
-    process.stderr.write(`shipgate: ${e.message}\n`);
-    process.exitCode = e.exitCode;
+    reportError(err);
   } finally {
     await app?.database.close().catch(() => {});
   }
@@ -695,9 +688,7 @@ program
         reconcileEverySeconds: Number(o.reconcileEvery),
       });
     } catch (err) {
-      const e = asShipgateError(err);
-      process.stderr.write(`shipgate: ${e.message}\n`);
-      process.exitCode = e.exitCode;
+      reportError(err);
     }
   });
 

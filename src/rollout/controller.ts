@@ -326,20 +326,14 @@ export class RolloutController {
     });
   }
 
+  private newRollback(reason: string, trigger: string): RollbackRecord {
+    const timing = { trafficRestoredAt: null, verifiedAt: null, msToTraffic: null, msToVerified: null, ok: null, detail: null };
+    return { reason, trigger, decidedAt: this.now().toISOString(), ...timing };
+  }
+
   /** Decides a rollback, persists the decision, then moves traffic at once. */
   private async startRollback(d: Deployment, record: RolloutRecord, target: Target, ctx: RolloutContext, trigger: string, reason: string): Promise<StepResult> {
-    const rollback: RollbackRecord = {
-      reason,
-      trigger,
-      decidedAt: this.now().toISOString(),
-      trafficRestoredAt: null,
-      verifiedAt: null,
-      msToTraffic: null,
-      msToVerified: null,
-      ok: null,
-      detail: null,
-    };
-    record.rollback = rollback;
+    record.rollback = this.newRollback(reason, trigger);
     record.phase = 'rollback';
     record.request = null;
     const saved = await this.opts.app.saveRollout(CONTROLLER, d, record, {
@@ -353,17 +347,7 @@ export class RolloutController {
 
   /** Traffic to stable, then verify stable serves; timed. Safe to repeat after a crash. */
   private async finishRollback(d: Deployment, record: RolloutRecord, target: Target, ctx: RolloutContext): Promise<StepResult> {
-    const rb = record.rollback ?? {
-      reason: d.reason ?? 'rollback requested',
-      trigger: 'manual',
-      decidedAt: this.now().toISOString(),
-      trafficRestoredAt: null,
-      verifiedAt: null,
-      msToTraffic: null,
-      msToVerified: null,
-      ok: null,
-      detail: null,
-    };
+    const rb = record.rollback ?? this.newRollback(d.reason ?? 'rollback requested', 'manual');
     record.rollback = rb;
     const decided = Date.parse(rb.decidedAt);
     try {

@@ -2,22 +2,10 @@
 // rate under repeated looks, and the verdicts and reasons a user reads.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { gaussian, mulberry32 } from '../support/random.js';
 import { createCanaryJudge, csHalfWidth, mixture, mSPRT, onePassLLR, type CanaryRequest, type JudgeState } from '../../src/domain/canary.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-function gaussian(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
 
 /** n requests of one version: `errors` of them errors, latencies median*exp(sigma*Z). */
 function requests(rand: () => number, version: 'stable' | 'canary', n: number, opts: { errorRate?: number; median?: number; sigma?: number; errors?: number } = {}): CanaryRequest[] {
