@@ -111,14 +111,18 @@ interface Moments {
 
 export interface JudgeState {
   v: 1;
-  canary: { n: number; errors: number; latency: Moments; slow95: number; slow99: number; nAfterThresholds: number; overP95Guard: number; overP99Guard: number };
-  stable: { n: number; errors: number; latency: Moments; sample: number[] };
+  canary: { n: number; errors: number; latency: Moments; slow95: number; slow99: number; nAfterThresholds: number };
+  stable: { n: number; errors: number; latency: Moments; sample: number[]; slow95: number; slow99: number; nAfterThresholds: number };
   errors: CountTest;
   /** Known-baseline variant of the error test (one-sample), when a baseline rate is set. */
   errorsKnown: number[];
   thresholds: { p95: number; p99: number } | null;
   slow95: CountTest;
   slow99: CountTest;
+  /** The seeds' p95 / p99 guards as two-sample tests on "above 1.1x stable's p95" / "above
+   * 2x stable's p99" events, so a change in load that slows both versions cannot trip them. */
+  guard95: CountTest;
+  guard99: CountTest;
   /** Canary latencies in log-spaced bins (10% wide from 1 ms), for the alert levels. */
   canaryHist: number[];
 }
@@ -152,13 +156,15 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
 
   const start = (): JudgeState => ({
     v: 1,
-    canary: { n: 0, errors: 0, latency: { n: 0, sum: 0, sumSq: 0 }, slow95: 0, slow99: 0, nAfterThresholds: 0, overP95Guard: 0, overP99Guard: 0 },
-    stable: { n: 0, errors: 0, latency: { n: 0, sum: 0, sumSq: 0 }, sample: [] },
+    canary: { n: 0, errors: 0, latency: { n: 0, sum: 0, sumSq: 0 }, slow95: 0, slow99: 0, nAfterThresholds: 0 },
+    stable: { n: 0, errors: 0, latency: { n: 0, sum: 0, sumSq: 0 }, sample: [], slow95: 0, slow99: 0, nAfterThresholds: 0 },
     errors: newCount(o.relativeRisks.length),
     errorsKnown: o.relativeRisks.map(() => 0),
     thresholds: null,
     slow95: newCount(o.relativeRisks.length),
     slow99: newCount(o.relativeRisks.length),
+    guard95: newCount(o.relativeRisks.length),
+    guard99: newCount(o.relativeRisks.length),
     canaryHist: Array.from({ length: BINS }, () => 0),
   });
 
@@ -175,7 +181,13 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     let s95s = 0;
     let s99c = 0;
     let s99s = 0;
+    let g95c = 0;
+    let g95s = 0;
+    let g99c = 0;
+    let g99s = 0;
     const t = s.thresholds;
+    const g95 = t ? Math.max(t.p95 * o.guards.p95Ratio, t.p95 + o.latencyFloorMs) : 0;
+    const g99 = t ? Math.max(t.p99 * o.guards.p99Ratio, t.p99 + o.latencyFloorMs) : 0;
     for (const r of records) {
       const lat = Math.max(r.latencyMs, 0.01);
       const ll = Math.log(lat);
@@ -189,8 +201,8 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
           // "Slower" means by more than the floor too; any fixed threshold keeps the test valid.
           if (lat > t.p95 + o.latencyFloorMs) s95c++;
           if (lat > t.p99 + o.latencyFloorMs) s99c++;
-          if (lat > Math.max(t.p95 * o.guards.p95Ratio, t.p95 + o.latencyFloorMs)) s.canary.overP95Guard++;
-          if (lat > Math.max(t.p99 * o.guards.p99Ratio, t.p99 + o.latencyFloorMs)) s.canary.overP99Guard++;
+          if (lat > g95) g95c++;
+          if (lat > g99) g99c++;
         }
       } else {
         ns++;
@@ -198,8 +210,11 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
         addMoment(s.stable.latency, ll);
         if (s.stable.sample.length < o.quantileSample) s.stable.sample.push(lat);
         if (t) {
+          s.stable.nAfterThresholds++;
           if (lat > t.p95 + o.latencyFloorMs) s95s++;
           if (lat > t.p99 + o.latencyFloorMs) s99s++;
+          if (lat > g95) g95s++;
+          if (lat > g99) g99s++;
         }
       }
     }
@@ -209,12 +224,16 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     s.stable.errors += es;
     s.canary.slow95 += s95c;
     s.canary.slow99 += s99c;
+    s.stable.slow95 += s95s;
+    s.stable.slow99 += s99s;
     // The null share: the canary's share of this batch's requests when both versions served,
     // else the weight the caller says it had.
     const share = nc > 0 && ns > 0 ? nc / (nc + ns) : Math.min(Math.max(canaryShare, 0), 1);
     addEvents(s.errors, o.relativeRisks, share, ec, es);
     addEvents(s.slow95, o.relativeRisks, share, s95c, s95s);
     addEvents(s.slow99, o.relativeRisks, share, s99c, s99s);
+    addEvents(s.guard95, o.relativeRisks, share, g95c, g95s);
+    addEvents(s.guard99, o.relativeRisks, share, g99c, g99s);
     if (o.baselineErrorRate !== null && nc > 0) {
       const r0 = o.baselineErrorRate;
       o.relativeRisks.forEach((rho, i) => {
@@ -289,8 +308,12 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
       }
       const n = s.canary.nAfterThresholds;
       const stat = mixture(test.logLR);
-      const bound = metric === 'slow95' ? 2 * shareNull : o.minErrorRatio * shareNull;
-      const passStat = onePassLLR(slow, n, shareNull, bound);
+      // Measured against stable's share above the same threshold now (at least the nominal 5% /
+      // 1%), so a change in load that slows both versions does not keep a healthy canary waiting.
+      const stableShare = s.stable.nAfterThresholds ? (metric === 'slow95' ? s.stable.slow95 : s.stable.slow99) / s.stable.nAfterThresholds : 0;
+      const base = Math.min(Math.max(shareNull, stableShare), 0.2);
+      const bound = metric === 'slow95' ? 2 * base : o.minErrorRatio * base;
+      const passStat = onePassLLR(slow, n, base, bound);
       const thresholdMs = metric === 'slow95' ? t.p95 : t.p99;
       const share = n ? slow / n : 0;
       reasons.push(
@@ -314,13 +337,16 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     } else if (t) {
       // Each guard is a sequential test too, so looking every second cannot trip it by chance:
       // error rate above the guard (evidence for twice the guard against the guard); canary p95
-      // above 1.1x stable's (more than 5% of canary requests above 1.1x stable's p95); canary p99
-      // above 2x stable's (more than 1% above 2x stable's p99).
+      // above 1.1x stable's and p99 above 2x stable's, as two-sample tests on requests above those
+      // marks against stable's requests in the same batches.
       const n = s.canary.nAfterThresholds;
+      const g95 = Math.max(t.p95 * o.guards.p95Ratio, t.p95 + o.latencyFloorMs);
+      const g99 = Math.max(t.p99 * o.guards.p99Ratio, t.p99 + o.latencyFloorMs);
+      const over = (c: CountTest) => `${pct(n ? c.canaryEvents / n : 0)} of canary requests, ${pct(s.stable.nAfterThresholds ? c.stableEvents / s.stable.nAfterThresholds : 0)} of stable's`;
       const guards = [
         { name: 'error rate', stat: onePassLLR(s.canary.errors, nc, Math.min(2 * o.guards.errorRate, 0.5), o.guards.errorRate), text: `error rate ${pct(errRate)} is above ${pct(o.guards.errorRate)}` },
-        { name: 'p95', stat: onePassLLR(s.canary.overP95Guard, n, 0.1, 0.05), text: `p95 is above ${o.guards.p95Ratio}× stable's ${t.p95.toFixed(0)} ms (${pct(n ? s.canary.overP95Guard / n : 0)} of canary requests over ${Math.max(t.p95 * o.guards.p95Ratio, t.p95 + o.latencyFloorMs).toFixed(0)} ms)` },
-        { name: 'p99', stat: onePassLLR(s.canary.overP99Guard, n, 0.02, 0.01), text: `p99 is above ${o.guards.p99Ratio}× stable's ${t.p99.toFixed(0)} ms (${pct(n ? s.canary.overP99Guard / n : 0)} of canary requests over ${Math.max(t.p99 * o.guards.p99Ratio, t.p99 + o.latencyFloorMs).toFixed(0)} ms)` },
+        { name: 'p95', stat: mixture(s.guard95.logLR), text: `p95 is above ${o.guards.p95Ratio}× stable's ${t.p95.toFixed(0)} ms (over ${g95.toFixed(0)} ms: ${over(s.guard95)})` },
+        { name: 'p99', stat: mixture(s.guard99.logLR), text: `p99 is above ${o.guards.p99Ratio}× stable's ${t.p99.toFixed(0)} ms (over ${g99.toFixed(0)} ms: ${over(s.guard99)})` },
       ];
       const broken = guards.filter((g) => g.stat >= failAt);
       const warn = errRate >= o.alerts.errorWarn || cp95 >= o.alerts.latencyWarnMs ? ` (warning level: error ${pct(errRate)}, p95 ${cp95.toFixed(0)} ms)` : '';
