@@ -1,14 +1,9 @@
 // What the controller needs from metrics and from the canary judge, as two small interfaces.
-import type { VerdictReason } from './types.js';
+// The record and verdict shapes are the judge's own (src/domain/canary.ts).
+import type { CanaryJudgement, CanaryRequest } from '../domain/canary.js';
 
 /** One request seen by the target: which version answered, how, and how fast. */
-export interface RequestRecord {
-  at: number; // ms since epoch
-  version: 'stable' | 'canary';
-  status: number;
-  latencyMs: number;
-  error: boolean;
-}
+export type RequestRecord = CanaryRequest;
 
 /** Reads the requests a target served, incrementally. */
 export interface MetricsSource {
@@ -18,12 +13,7 @@ export interface MetricsSource {
   read(cursor: string | null): Promise<{ records: RequestRecord[]; cursor: string }>;
 }
 
-export interface Judgement {
-  verdict: 'pass' | 'fail' | 'inconclusive';
-  reasons: VerdictReason[];
-  canaryRequests: number;
-  stableRequests: number;
-}
+export type Judgement = CanaryJudgement;
 
 /**
  * The analysis, over a plain JSON state so the controller can persist it after every step

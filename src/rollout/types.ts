@@ -1,5 +1,6 @@
 // The rollout's shapes: the plan a service declares, and the record the controller persists
 // after every action (in deployments.rollout), which is all it needs to carry on after a crash.
+import type { CanaryReason } from '../domain/canary.js';
 
 export interface SmokeCheckSpec {
   name: string;
@@ -55,14 +56,8 @@ export interface SmokeOutcome {
   reason: string;
 }
 
-export interface VerdictReason {
-  metric: string;
-  verdict: 'pass' | 'fail' | 'inconclusive';
-  sentence: string;
-  statistic?: number | null;
-  threshold?: number | null;
-  samples?: number | null;
-}
+/** One metric's verdict with its evidence, as the canary judge gives it. */
+export type VerdictReason = CanaryReason;
 
 export interface StepRecord {
   weight: number;
