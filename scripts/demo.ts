@@ -110,6 +110,14 @@ async function follow(id: number, deadlineSeconds = 300): Promise<any> {
   }
 }
 
+/** Counts a followed deployment that ended otherwise than expected as a failed step, and says why. */
+function expectState(d: { state: string; reason?: string | null }, expected: string): void {
+  steps++;
+  if (d.state === expected) return;
+  failures++;
+  process.stdout.write(`    EXPECTED ${expected}, got ${d.state}: ${d.reason ?? ''}\n`);
+}
+
 const digest = (v: string) => `sha256:${Buffer.from(v.padEnd(32, '.')).toString('hex').slice(0, 64)}`;
 
 /** v → registered, verified in dev, rolled out in staging by the server, verified there. */
@@ -118,8 +126,7 @@ async function throughStaging(version: string, commit: string): Promise<void> {
   await sg(['verify', 'web', version, 'dev', '--note', 'unit and integration tests green'], { as: 'carol', quiet: true });
   const staging = JSON.parse((await sg(['--json', 'deploy', 'web', version, 'staging'], { as: 'carol', quiet: true })).stdout);
   process.stdout.write(`\nstaging: the server rolls ${version} out (smoke tests only)\n`);
-  const d = await follow(staging.deployment.id);
-  if (d.state !== 'succeeded') failures++;
+  expectState(await follow(staging.deployment.id), 'succeeded');
   await sg(['verify', 'web', version, 'staging', '--note', 'e2e suite green in staging'], { as: 'carol', quiet: true });
 }
 
@@ -185,8 +192,7 @@ async function main(): Promise<void> {
     await sg(['approve', id1, '--comment', 'dashboards ready'], { as: 'alice', expect: 3 });
     await sg(['approve', id1, '--comment', 'code reviewed'], { as: 'bob', expect: 0 });
     process.stdout.write('\nproduction: the server rolls 1.0.0 out (first deployment: nothing to compare with)\n');
-    const d1 = await follow(Number(id1));
-    if (d1.state !== 'succeeded') failures++;
+    expectState(await follow(Number(id1)), 'succeeded');
 
     // A release the gate refuses, and a version name it refuses.
     await sg(['release', 'register', 'web', '1.1.0', '--digest', digest('web-1.1.0'), '--commit', '0c4d2e9b', '--scan', path.join(reports, 'trivy-critical.json')], { as: 'carol' });
@@ -207,10 +213,7 @@ async function main(): Promise<void> {
       const id = await approvedForProduction(version);
       process.stdout.write(`\nproduction: the server rolls ${version} out 10% → 50% → 100% on live traffic\n`);
       const d = await follow(id);
-      if (d.state !== expected) {
-        failures++;
-        process.stdout.write(`    EXPECTED ${expected}, got ${d.state}: ${d.reason ?? ''}\n`);
-      }
+      expectState(d, expected);
       const r = d.rollout;
       const ended = r.rollback?.verifiedAt ?? d.updatedAt;
       summary.push({
