@@ -69,6 +69,10 @@ export interface JudgeOptions {
    * stable figures of the rollout, so the load may have changed since: the post-deploy latency
    * check needs p95 over 2x stable's and this much more. */
   postDeployMarginMs: number;
+  /** The most evidence (ln LR, per relative risk) one batch can add to the latency-event tests:
+   * a burst of slow requests seen in one look cannot roll a canary back alone. Clipping each
+   * batch's likelihood ratio from above keeps the test valid (its expectation stays ≤ 1). */
+  batchCap: number;
   tau: number; // width of the normal mixture on log latency
   burnInCanary: number;
   burnInStable: number;
@@ -87,6 +91,7 @@ export const DEFAULT_JUDGE: JudgeOptions = {
   minLatencyRatio: 1.1,
   latencyFloorMs: 2,
   postDeployMarginMs: 50,
+  batchCap: 3,
   tau: 0.3,
   burnInCanary: 10,
   burnInStable: 30,
@@ -95,11 +100,14 @@ export const DEFAULT_JUDGE: JudgeOptions = {
   alerts: { errorWarn: 0.01, errorCritical: 0.05, latencyWarnMs: 1000, latencyCriticalMs: 3000, minCanary: 50 },
 };
 
-/** A two-sample count test: per relative risk, the log likelihood ratio so far. */
+/** A two-sample count test: per relative risk, the log likelihood ratio so far, and per version
+ * the batch sums its dispersion is estimated from. */
 interface CountTest {
   canaryEvents: number;
   stableEvents: number;
   logLR: number[];
+  /** Per version: [batches, requests, events, sum of events² / requests]. */
+  spread?: { canary: [number, number, number, number]; stable: [number, number, number, number] };
 }
 
 /** Fixed-size latency summary: sums of log latency, and a sorted sample for quantiles. */
@@ -230,10 +238,22 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     // else the weight the caller says it had.
     const share = nc > 0 && ns > 0 ? nc / (nc + ns) : Math.min(Math.max(canaryShare, 0), 1);
     addEvents(s.errors, o.relativeRisks, share, ec, es);
-    addEvents(s.slow95, o.relativeRisks, share, s95c, s95s);
-    addEvents(s.slow99, o.relativeRisks, share, s99c, s99s);
-    addEvents(s.guard95, o.relativeRisks, share, g95c, g95s);
-    addEvents(s.guard99, o.relativeRisks, share, g99c, g99s);
+    addEvents(s.slow95, o.relativeRisks, share, s95c, s95s, o.batchCap);
+    addEvents(s.slow99, o.relativeRisks, share, s99c, s99s, o.batchCap);
+    addEvents(s.guard95, o.relativeRisks, share, g95c, g95s, o.batchCap);
+    addEvents(s.guard99, o.relativeRisks, share, g99c, g99s, o.batchCap);
+    if (t) {
+      // Batch by batch, for the dispersion of the latency events (see dispersion()).
+      for (const [test, c, st] of [
+        [s.slow95, s95c, s95s],
+        [s.slow99, s99c, s99s],
+        [s.guard95, g95c, g95s],
+        [s.guard99, g99c, g99s],
+      ] as const) {
+        addSpread(test, 'canary', nc, c);
+        addSpread(test, 'stable', ns, st);
+      }
+    }
     if (o.baselineErrorRate !== null && nc > 0) {
       const r0 = o.baselineErrorRate;
       o.relativeRisks.forEach((rho, i) => {
@@ -307,21 +327,23 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
         continue;
       }
       const n = s.canary.nAfterThresholds;
-      const stat = mixture(test.logLR);
+      const phi = dispersion(test);
+      const stat = mixture(test.logLR.map((l) => l / phi));
       // Measured against stable's share above the same threshold now (at least the nominal 5% /
       // 1%), so a change in load that slows both versions does not keep a healthy canary waiting.
       const stableShare = s.stable.nAfterThresholds ? (metric === 'slow95' ? s.stable.slow95 : s.stable.slow99) / s.stable.nAfterThresholds : 0;
       const base = Math.min(Math.max(shareNull, stableShare), 0.2);
       const bound = metric === 'slow95' ? 2 * base : o.minErrorRatio * base;
-      const passStat = onePassLLR(slow, n, base, bound);
+      const passStat = onePassLLR(slow, n, base, bound) / phi;
       const thresholdMs = metric === 'slow95' ? t.p95 : t.p99;
       const share = n ? slow / n : 0;
+      const bursts = burstNote(phi) && ` (${burstNote(phi)})`;
       reasons.push(
         stat >= failAt
-          ? { metric, verdict: 'fail', sentence: `${pct(share)} of canary requests (${slow}/${n}) are slower than stable's ${q} (${thresholdMs.toFixed(0)} ms), more than stable's: evidence ${fmt(stat)} ≥ ${fmt(failAt)}`, statistic: stat, threshold: failAt, samples: n }
+          ? { metric, verdict: 'fail', sentence: `${pct(share)} of canary requests (${slow}/${n}) are slower than stable's ${q} (${thresholdMs.toFixed(0)} ms), more than stable's: evidence ${fmt(stat)} ≥ ${fmt(failAt)}${bursts}`, statistic: stat, threshold: failAt, samples: n }
           : passStat >= passAt
             ? { metric, verdict: 'pass', sentence: `${pct(share)} of canary requests slower than stable's ${q} (${thresholdMs.toFixed(0)} ms), shown below ${pct(bound)}`, statistic: passStat, threshold: passAt, samples: n }
-            : { metric, verdict: 'inconclusive', sentence: `${pct(share)} of canary requests (${slow}/${n}) slower than stable's ${q} (${thresholdMs.toFixed(0)} ms): not enough evidence yet`, statistic: stat, threshold: failAt, samples: n },
+            : { metric, verdict: 'inconclusive', sentence: `${pct(share)} of canary requests (${slow}/${n}) slower than stable's ${q} (${thresholdMs.toFixed(0)} ms): not enough evidence yet${bursts}`, statistic: stat, threshold: failAt, samples: n },
       );
     }
 
@@ -345,8 +367,8 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
       const over = (c: CountTest) => `${pct(n ? c.canaryEvents / n : 0)} of canary requests, ${pct(s.stable.nAfterThresholds ? c.stableEvents / s.stable.nAfterThresholds : 0)} of stable's`;
       const guards = [
         { name: 'error rate', stat: onePassLLR(s.canary.errors, nc, Math.min(2 * o.guards.errorRate, 0.5), o.guards.errorRate), text: `error rate ${pct(errRate)} is above ${pct(o.guards.errorRate)}` },
-        { name: 'p95', stat: mixture(s.guard95.logLR), text: `p95 is above ${o.guards.p95Ratio}× stable's ${t.p95.toFixed(0)} ms (over ${g95.toFixed(0)} ms: ${over(s.guard95)})` },
-        { name: 'p99', stat: mixture(s.guard99.logLR), text: `p99 is above ${o.guards.p99Ratio}× stable's ${t.p99.toFixed(0)} ms (over ${g99.toFixed(0)} ms: ${over(s.guard99)})` },
+        { name: 'p95', stat: deflated(s.guard95), text: `p95 is above ${o.guards.p95Ratio}× stable's ${t.p95.toFixed(0)} ms (over ${g95.toFixed(0)} ms: ${over(s.guard95)}${burstNote(dispersion(s.guard95)).replace(/^./, '; $&')})` },
+        { name: 'p99', stat: deflated(s.guard99), text: `p99 is above ${o.guards.p99Ratio}× stable's ${t.p99.toFixed(0)} ms (over ${g99.toFixed(0)} ms: ${over(s.guard99)}${burstNote(dispersion(s.guard99)).replace(/^./, '; $&')})` },
       ];
       const broken = guards.filter((g) => g.stat >= failAt);
       const warn = errRate >= o.alerts.errorWarn || cp95 >= o.alerts.latencyWarnMs ? ` (warning level: error ${pct(errRate)}, p95 ${cp95.toFixed(0)} ms)` : '';
@@ -391,15 +413,61 @@ function newCount(k: number): CountTest {
 }
 
 /** Events of one batch: each is the canary's with probability `share` under the null. */
-function addEvents(t: CountTest, risks: number[], share: number, canary: number, stable: number): void {
+function addEvents(t: CountTest, risks: number[], share: number, canary: number, stable: number, cap = Infinity): void {
   t.canaryEvents += canary;
   t.stableEvents += stable;
   if (canary + stable === 0 || share <= 0 || share >= 1) return; // a batch with one version says nothing
   risks.forEach((rho, i) => {
     const q = (rho * share) / (rho * share + 1 - share);
-    t.logLR[i] += canary * Math.log(q / share) + stable * Math.log((1 - q) / (1 - share));
+    t.logLR[i] += Math.min(cap, canary * Math.log(q / share) + stable * Math.log((1 - q) / (1 - share)));
   });
 }
+
+/** The mixture statistic of a latency-event test, weighed for bursts. */
+function deflated(t: CountTest): number {
+  const phi = dispersion(t);
+  return mixture(t.logLR.map((l) => l / phi));
+}
+
+function burstNote(phi: number): string {
+  return phi >= 1.05 ? `slow requests come in bursts: evidence divided by ${phi.toFixed(2)}` : '';
+}
+
+function addSpread(t: CountTest, version: 'canary' | 'stable', n: number, events: number): void {
+  if (n === 0) return;
+  t.spread ??= { canary: [0, 0, 0, 0], stable: [0, 0, 0, 0] };
+  const v = t.spread[version];
+  v[0] += 1;
+  v[1] += n;
+  v[2] += events;
+  v[3] += (events * events) / n;
+}
+
+/** Pseudo-batches at dispersion 1 that the estimate starts from. */
+const DISPERSION_PRIOR = 10;
+
+/**
+ * How much more the event counts vary from batch to batch than independent requests would:
+ * Pearson's χ² of each version's batch counts around its own rate, over its degrees of freedom,
+ * pooled, shrunk towards 1 by DISPERSION_PRIOR pseudo-batches, never below 1. On a busy machine a
+ * process that is descheduled or collecting garbage for a few milliseconds makes many of its
+ * requests slow at once: the events come in bursts, and a count test that takes them as
+ * independent would read one burst on the canary as strong evidence. Dividing the log
+ * likelihood ratios by this factor (quasi-likelihood) weighs a burst as what it is.
+ */
+export function dispersion(t: CountTest): number {
+  if (!t.spread) return 1;
+  let chi2 = 0;
+  let df = 0;
+  for (const [k, n, x, x2n] of [t.spread.canary, t.spread.stable]) {
+    if (k < 2 || x === 0 || x === n) continue;
+    const p = x / n;
+    chi2 += (x2n / p - x) / (1 - p); // Σ (x_i - n_i p)² / (n_i p (1 - p))
+    df += k - 1;
+  }
+  return Math.max(1, (chi2 + DISPERSION_PRIOR) / (df + DISPERSION_PRIOR));
+}
+
 
 /** ln of the equal-weight mixture of likelihood ratios exp(l_i). */
 export function mixture(logLRs: number[]): number {

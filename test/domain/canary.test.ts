@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { gaussian, mulberry32 } from '../support/random.js';
-import { createCanaryJudge, csHalfWidth, mixture, mSPRT, onePassLLR, type CanaryRequest, type JudgeState } from '../../src/domain/canary.js';
+import { createCanaryJudge, csHalfWidth, dispersion, mixture, mSPRT, onePassLLR, type CanaryRequest, type JudgeState } from '../../src/domain/canary.js';
 
 
 
@@ -213,5 +213,97 @@ describe('canary judge: verdicts and reasons', () => {
     const restored = JSON.parse(JSON.stringify(s));
     assert.deepEqual(judge.judge(restored), judge.judge(s));
     assert.ok(JSON.stringify(s).length < 20_000, 'bounded size');
+  });
+});
+
+describe('canary judge: slow requests that come in bursts', () => {
+  /**
+   * One second at 200 requests/s, 25% on the canary, latency median 2 ms. A process that is
+   * descheduled or collecting garbage for a moment makes a share of its requests in that second
+   * slow at once: each version, independently and by the same law, stalls in 15% of the seconds,
+   * and then 2–10% of its requests that second take +20 ms. No change between the versions.
+   * `tailShare`: on top, this share of the canary's requests take +2 s (a real tail regression).
+   */
+  function burstySecond(rand: () => number, tailShare = 0): CanaryRequest[] {
+    const stall = { canary: rand() < 0.15 ? 0.02 + 0.08 * rand() : 0, stable: rand() < 0.15 ? 0.02 + 0.08 * rand() : 0 };
+    return Array.from({ length: 200 }, (_, i) => {
+      const version = rand() < 0.25 ? ('canary' as const) : ('stable' as const);
+      let latencyMs = 2 * Math.exp(0.5 * gaussian(rand));
+      if (rand() < stall[version]) latencyMs += 20;
+      if (version === 'canary' && rand() < tailShare) latencyMs += 2000;
+      return { at: i, version, status: 200, latencyMs, error: false };
+    });
+  }
+  const TESTS = ['slow95', 'slow99', 'guard95', 'guard99'] as const;
+
+  test('the dispersion factor is Pearson\'s χ² over its degrees of freedom: 1 for even counts, large for one burst', () => {
+    const judge = createCanaryJudge();
+    const batch = (canarySlow: number, stableSlow: number): CanaryRequest[] => [
+      ...Array.from({ length: 100 }, (_, i) => ({ at: i, version: 'canary' as const, status: 200, latencyMs: i < canarySlow ? 500 : 1, error: false })),
+      ...Array.from({ length: 300 }, (_, i) => ({ at: i, version: 'stable' as const, status: 200, latencyMs: i < stableSlow ? 500 : 1 + (i % 3), error: false })),
+    ];
+    // Thresholds from stable's first 200 requests, then batches with the same counts each time:
+    // no batch-to-batch spread, so the factor is its floor, 1.
+    let s = judge.observe(judge.start(), batch(0, 0), 0.25);
+    for (let i = 0; i < 30; i++) s = judge.observe(s, batch(5, 15), 0.25);
+    assert.equal(dispersion((s as JudgeState).slow95), 1);
+    // One batch with 40 of the canary's 100 slow among 29 batches of 5: Pearson's χ² by hand.
+    let b = judge.observe(judge.start(), batch(0, 0), 0.25);
+    for (let i = 0; i < 29; i++) b = judge.observe(b, batch(5, 15), 0.25);
+    b = judge.observe(b, batch(40, 15), 0.25);
+    const p = (29 * 5 + 40) / 3000;
+    const chi2 = (29 * (5 - 100 * p) ** 2 + (40 - 100 * p) ** 2) / (100 * p * (1 - p));
+    const expected = (chi2 + 10) / (29 + 29 + 10); // canary df 29, stable df 29 (χ² 0), 10 pseudo-batches at 1
+    assert.ok(Math.abs(dispersion((b as JudgeState).slow95) - expected) < 1e-9, `${dispersion((b as JudgeState).slow95)} vs ${expected}`);
+    assert.ok(expected > 2.5, `factor ${expected}`);
+  });
+
+  test('bursts on a healthy canary do not roll it back; read as independent they would (200 canaries, 60 s each)', () => {
+    const judge = createCanaryJudge();
+    let falseWeighed = 0;
+    let falseIndependent = 0;
+    const runs = 200;
+    for (let run = 0; run < runs; run++) {
+      const rand = mulberry32(5000 + run);
+      let s = judge.start();
+      let weighed = false;
+      let independent = false;
+      for (let sec = 0; sec < 60; sec++) {
+        s = judge.observe(s, burstySecond(rand), 0.25, { inPlace: true });
+        const st = s as JudgeState;
+        for (const name of TESTS) {
+          const logLR = st[name].logLR;
+          if (mixture(logLR) >= judge.failAt) independent = true;
+          if (mixture(logLR.map((l) => l / dispersion(st[name]))) >= judge.failAt) weighed = true;
+        }
+        if (judge.judge(s).verdict === 'fail') weighed = true;
+      }
+      if (weighed) falseWeighed++;
+      if (independent) falseIndependent++;
+    }
+    // The judge's budget is 1% per canary; the bursts make "independent" far worse than that.
+    assert.ok(falseWeighed <= 4, `${falseWeighed}/${runs} healthy canaries rolled back`);
+    assert.ok(falseIndependent >= 20, `${falseIndependent}/${runs} read as independent`);
+  });
+
+  test('a real tail regression (5% of canary requests +2 s) is still caught among the bursts', () => {
+    const judge = createCanaryJudge();
+    const needed: number[] = [];
+    for (let run = 0; run < 50; run++) {
+      const rand = mulberry32(7000 + run);
+      let s = judge.start();
+      for (let sec = 0; sec < 60; sec++) {
+        s = judge.observe(s, burstySecond(rand, 0.05), 0.25, { inPlace: true });
+        const j = judge.judge(s);
+        if (j.verdict === 'fail') {
+          needed.push(j.canaryRequests);
+          break;
+        }
+      }
+    }
+    needed.sort((a, b) => a - b);
+    // Slower than among calm traffic (the bursts cost evidence too), but every run is caught.
+    assert.equal(needed.length, 50, 'every run caught within 60 s');
+    assert.ok(needed[25] <= 600, `median ${needed[25]} canary requests`);
   });
 });
