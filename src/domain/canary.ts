@@ -12,7 +12,9 @@
 //   with probability r0 under the null and rho*r0 under the alternative.
 // - slow95 / slow99: the same two-sample test on "slower than stable's p95 / p99" events, the
 //   thresholds frozen from stable's first requests (any fixed threshold keeps the test valid;
-//   these catch regressions in the tail only).
+//   these catch regressions in the tail only). Slow requests come in bursts on a busy machine,
+//   so for these and the p95/p99 guards each batch adds at most `batchCap` to an ln LR
+//   (clipping keeps the test valid) and the evidence is divided by the counts' dispersion.
 // - latency: a normal-mixture sequential probability ratio test (mSPRT) on the difference of
 //   mean log latency, prior N(0, tau^2) with tau = 0.3, after a short burn-in; fails only when
 //   the canary is slower.
