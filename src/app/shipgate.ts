@@ -74,6 +74,9 @@ export interface StatusCell {
   environment: string;
   current: { version: string; digest: string; releaseId: number } | null;
   open: { id: number; version: string; state: DeploymentState; type: DeploymentType; waitingFor: string | null } | null;
+  /** The last rollout here ended with a failed rollback and nothing has ended since: where
+   * traffic goes is not known, and a person has to look. */
+  rollbackFailed: { id: number; version: string; reason: string | null; at: string } | null;
 }
 
 const MAX_RETRIES = 8;
@@ -627,7 +630,11 @@ export class Shipgate {
     const cells: StatusCell[] = [];
     for (const s of this.config.services) {
       for (const e of this.config.environments) {
-        const [current, open] = await Promise.all([repo.currentRelease(q, s.name, e.name), repo.findOpenDeployment(q, s.name, e.name)]);
+        const [current, open, [ended]] = await Promise.all([
+          repo.currentRelease(q, s.name, e.name),
+          repo.findOpenDeployment(q, s.name, e.name),
+          repo.listDeployments(q, { service: s.name, environment: e.name, states: ['succeeded', 'rolled_back', 'rollback_failed'], limit: 1 }),
+        ]);
         cells.push({
           service: s.name,
           environment: e.name,
@@ -635,6 +642,8 @@ export class Shipgate {
           open: open
             ? { id: open.id, version: open.version, state: open.state, type: open.type, waitingFor: this.waitingFor(open) }
             : null,
+          rollbackFailed:
+            ended?.state === 'rollback_failed' ? { id: ended.id, version: ended.version, reason: ended.reason, at: ended.updatedAt } : null,
         });
       }
     }

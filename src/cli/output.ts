@@ -57,6 +57,10 @@ export function formatStatus(cells: Json[]): string {
       open = `  → deployment ${c.open.id} of ${c.open.version} ${c.open.state}${flag}${c.open.waitingFor ? `; waiting for ${c.open.waitingFor}` : ''}`;
     }
     lines.push(`  ${c.environment.padEnd(12)} ${current}${open}`);
+    if (c.rollbackFailed) {
+      const f = c.rollbackFailed;
+      lines.push(`  ${''.padEnd(12)} !! ROLLBACK FAILED: deployment ${f.id} of ${f.version} (${f.at}): ${f.reason ?? 'no reason recorded'}; where traffic goes is not known, check the target by hand`);
+    }
   }
   return lines.join('\n');
 }

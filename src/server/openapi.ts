@@ -62,7 +62,7 @@ const ROUTES: Record<string, Record<string, Op>> = {
   '/api/v1/deployments/{id}/complete': {
     post: { summary: 'Record the end of a rollout run outside shipgate', body: completeBody, params: ['id'] },
   },
-  '/api/v1/status': { get: { summary: 'Per service and environment: current release, open deployment, what it waits for' } },
+  '/api/v1/status': { get: { summary: 'Per service and environment: current release, open deployment, what it waits for, and a rollback that failed (rollbackFailed)' } },
   '/api/v1/audit': { get: { summary: 'Audit events in sequence order', query: ['after', 'limit', 'subject'] } },
   '/api/v1/audit/verify': { get: { summary: 'Verify the hash chain; names the first bad event' } },
   '/api/v1/audit/export': { get: { summary: 'All audit events as JSON lines' } },
