@@ -3,7 +3,8 @@
 // through it, and the `shipgate rollout` command drives each deployment. A healthy release
 // reaches 100%; an erroring, a slow, a smoke-failing and a crashing build each roll back with
 // their reason; a controller killed with SIGKILL mid-step leaves traffic flowing and a restart
-// finishes the rollout with an intact audit chain.
+// finishes the rollout with an intact audit chain, and so does a SIGKILL after the canary
+// started, after a weight change, after promotion and when a rollback was decided.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -70,7 +71,7 @@ describe('rollouts on the local driver, with real processes and traffic', () => 
   before(async () => {
     fs.writeFileSync(
       path.join(dir, 'builds.json'),
-      JSON.stringify({ '3.0.0': { ERROR_RATE: '0.05' }, '4.0.0': { LATENCY_MS: '40' }, '5.0.0': { FAIL_HEALTH: '1' }, '6.0.0': { CRASH_AFTER: '40' } }),
+      JSON.stringify({ '3.0.0': { ERROR_RATE: '0.05' }, '4.0.0': { LATENCY_MS: '40' }, '5.0.0': { FAIL_HEALTH: '1' }, '6.0.0': { CRASH_AFTER: '40' }, '3.1.0': { ERROR_RATE: '0.05' } }),
     );
     fs.writeFileSync(
       path.join(dir, 'shipgate.yaml'),
@@ -180,6 +181,46 @@ environments:
     assert.equal(audit.code, 0, audit.stdout + audit.stderr);
     assert.match(audit.stdout, /audit chain intact/);
   });
+
+  // SIGKILL at other points of the rollout: just after the canary started, just after a weight
+  // change was recorded (before its smoke tests), after promotion (before the post-deploy
+  // checks), and when a rollback was decided. A restarted controller ends each one the way it
+  // would have ended, with traffic where the record says.
+  for (const [version, point, killAt, expected] of [
+    ['10.0.0', 'after the canary started', /canary 10\.0\.0 deployed, no traffic yet/, 'succeeded'],
+    ['11.0.0', 'after a weight change', /step 1\/2: 25% of traffic on 11\.0\.0/, 'succeeded'],
+    ['12.0.0', 'after promotion', /12\.0\.0 takes all traffic; verifying after deploy/, 'succeeded'],
+    ['3.1.0', 'when a rollback was decided', /ROLLING BACK/, 'rolled_back'],
+  ] as const) {
+    test(`SIGKILL of the controller ${point}; a restart ends the deployment ${expected}`, async () => {
+      const stableBefore = (await json(['runtime', 'show', 'web', 'production'])).stable.version;
+      const id = await request(version);
+      let matched = false;
+      const killed = await cli(['rollout', String(id)], {
+        onStdout: (out, kill) => {
+          if (!matched && killAt.test(out)) {
+            matched = true;
+            kill();
+          }
+        },
+      });
+      assert.ok(matched, `the rollout never printed ${killAt}:\n${killed.stdout}\n${killed.stderr}`);
+      const resumed = await cli(['rollout', String(id)]);
+      assert.equal(resumed.code, expected === 'succeeded' ? 0 : 4, `${resumed.stdout}\n${resumed.stderr}`);
+      const d = await deployment(id);
+      assert.equal(d.state, expected);
+      const rt = await json(['runtime', 'show', 'web', 'production']);
+      assert.equal(rt.weight, 0, 'no canary weight left behind');
+      assert.equal(rt.canary, null, 'no canary process left behind');
+      assert.equal(rt.stable.version, expected === 'succeeded' ? version : stableBefore);
+      if (expected === 'rolled_back') {
+        assert.equal(d.rollout.rollback.ok, true);
+        assert.match(d.reason ?? '', /errors|error rate/);
+      }
+      const audit = await cli(['audit', 'verify']);
+      assert.equal(audit.code, 0, audit.stdout + audit.stderr);
+    });
+  }
 
   test('a person rolls a rollout back mid-step with shipgate rollback; the reason names them', async () => {
     const id = await request('8.0.0');
