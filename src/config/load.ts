@@ -43,6 +43,8 @@ export type DriverSettings =
 export interface RolloutSettings {
   driver: DriverSettings;
   plan: RolloutPlan;
+  /** The plan of each service that changes this environment's (`services[].rollout`). */
+  servicePlans: Record<string, RolloutPlan>;
 }
 
 export interface ShipgateConfig {
@@ -144,7 +146,39 @@ function crossFieldProblems(cfg: ConfigFile): Problem[] {
       }
     });
 
+  /** The plan's own rules; `only` limits them to the fields a service changes (the rest were
+   * checked with the environment). */
+  const checkPlan = (plan: RolloutFile, at: (field: string) => Path, only: Set<string> | null) => {
+    const checks = (...fields: string[]) => !only || fields.some((f) => only.has(f));
+    const steps = plan.steps;
+    if (checks('steps')) {
+      if (steps[steps.length - 1] !== 100) out.push({ path: at('steps'), message: `the last step must be 100 (got ${steps.join(', ')})` });
+      steps.forEach((w, k) => {
+        if (k > 0 && w <= steps[k - 1]) out.push({ path: [...at('steps'), k], message: `steps must increase: ${w} after ${steps[k - 1]}` });
+      });
+    }
+    if (checks('min_step', 'max_step') && durationSeconds(plan.max_step) < durationSeconds(plan.min_step)) {
+      out.push({ path: at(only?.has('max_step') || !only ? 'max_step' : 'min_step'), message: 'max_step must not be shorter than min_step' });
+    }
+    if (checks('smoke')) dupes(plan.smoke, at('smoke'), 'smoke check');
+  };
+
   const envNames = cfg.environments.map((e) => e.name);
+  cfg.services.forEach((svc, i) => {
+    for (const [envName, changes] of Object.entries(svc.rollout ?? {})) {
+      const at: Path = ['services', i, 'rollout', envName];
+      const k = envNames.indexOf(envName);
+      const env = cfg.environments[k];
+      if (!env) {
+        out.push({ path: at, atKey: true, message: `unknown environment '${envName}'; environments are: ${envNames.join(', ')}` });
+      } else if (!env.rollout) {
+        out.push({ path: at, atKey: true, message: `${envName} has no rollout: section, so there is no plan for ${svc.name} to change there` });
+      } else {
+        const set = new Set(Object.keys(changes));
+        checkPlan({ ...env.rollout, ...changes } as RolloutFile, (field) => (set.has(field) ? [...at, field] : ['environments', k, 'rollout', field]), set);
+      }
+    }
+  });
   cfg.environments.forEach((env, i) => {
     const p = env.policy;
     const at: Path = ['environments', i, 'policy'];
@@ -169,19 +203,11 @@ function crossFieldProblems(cfg: ConfigFile): Problem[] {
       out.push({ path: [...at, 'auto_approve'], message: `${env.name} has both auto_approve and approvals.required; choose one` });
     }
     if (env.rollout) {
-      const steps = env.rollout.steps;
       const ra: Path = ['environments', i, 'rollout'];
-      if (steps[steps.length - 1] !== 100) out.push({ path: [...ra, 'steps'], message: `the last step must be 100 (got ${steps.join(', ')})` });
-      steps.forEach((w, k) => {
-        if (k > 0 && w <= steps[k - 1]) out.push({ path: [...ra, 'steps', k], message: `steps must increase: ${w} after ${steps[k - 1]}` });
-      });
+      checkPlan(env.rollout, (field) => [...ra, field], null);
       if (env.rollout.driver === 'command' && !env.rollout.command) {
         out.push({ path: [...ra, 'driver'], message: 'driver: command needs a command section with deploy, set_weight, promote and rollback' });
       }
-      if (durationSeconds(env.rollout.max_step) < durationSeconds(env.rollout.min_step)) {
-        out.push({ path: [...ra, 'max_step'], message: 'max_step must not be shorter than min_step' });
-      }
-      dupes(env.rollout.smoke, [...ra, 'smoke'], 'smoke check');
     }
     dupes(p.checklist ?? [], [...at, 'checklist'], 'checklist id');
     dupes(p.freezes ?? [], [...at, 'freezes'], 'freeze name');
@@ -219,7 +245,7 @@ function resolve(cfg: ConfigFile, file: string): ShipgateConfig {
     environments: cfg.environments.map((env, i) => ({
       name: env.name,
       policy: resolvePolicy(env.policy, env.timezone, i > 0 ? cfg.environments[i - 1].name : null),
-      ...(env.rollout ? { rollout: resolveRollout(env.rollout) } : {}),
+      ...(env.rollout ? { rollout: resolveRollout(env.rollout, servicePlans(cfg, env.name, env.rollout)) } : {}),
     })),
   };
 }
@@ -251,9 +277,19 @@ function resolvePolicy(p: PolicyFile, timezone: string, previous: string | null)
   };
 }
 
-function resolveRollout(r: ConfigFile['environments'][number]['rollout']): RolloutSettings | undefined {
-  if (!r) return undefined;
-  const spec = r;
+type RolloutFile = NonNullable<ConfigFile['environments'][number]['rollout']>;
+
+/** Per service that changes this environment's plan: the plan it gets. */
+function servicePlans(cfg: ConfigFile, environment: string, r: RolloutFile): Record<string, RolloutPlan> {
+  const out: Record<string, RolloutPlan> = {};
+  for (const svc of cfg.services) {
+    const changes = svc.rollout?.[environment];
+    if (changes) out[svc.name] = planOf({ ...r, ...changes } as RolloutFile);
+  }
+  return out;
+}
+
+function resolveRollout(spec: RolloutFile, servicePlans: Record<string, RolloutPlan>): RolloutSettings {
   const driver: DriverSettings =
     spec.driver === 'command' && spec.command
       ? {
@@ -270,26 +306,27 @@ function resolveRollout(r: ConfigFile['environments'][number]['rollout']): Rollo
           timeoutMs: durationSeconds(spec.command.timeout) * 1000,
         }
       : { kind: 'local' };
+  return { driver, plan: planOf(spec), servicePlans };
+}
+
+function planOf(spec: RolloutFile): RolloutPlan {
   return {
-    driver,
-    plan: {
-      steps: [...spec.steps],
-      minStepSeconds: durationSeconds(spec.min_step),
-      maxStepSeconds: durationSeconds(spec.max_step),
-      onInconclusive: spec.on_inconclusive,
-      postDeployChecks: spec.post_deploy.map(durationSeconds),
-      smoke: spec.smoke.map((c) => ({
-        name: c.name,
-        method: c.method,
-        path: c.path,
-        expectStatus: c.status,
-        ...(c.json ? { jsonEquals: c.json } : {}),
-        ...(c.contains !== undefined ? { bodyContains: c.contains } : {}),
-        ...(c.header ? { headerPresent: c.header } : {}),
-        ...(c.token_env ? { tokenEnv: c.token_env } : {}),
-        timeoutMs: durationSeconds(c.timeout) * 1000,
-      })),
-    },
+    steps: [...spec.steps],
+    minStepSeconds: durationSeconds(spec.min_step),
+    maxStepSeconds: durationSeconds(spec.max_step),
+    onInconclusive: spec.on_inconclusive,
+    postDeployChecks: spec.post_deploy.map(durationSeconds),
+    smoke: spec.smoke.map((c) => ({
+      name: c.name,
+      method: c.method,
+      path: c.path,
+      expectStatus: c.status,
+      ...(c.json ? { jsonEquals: c.json } : {}),
+      ...(c.contains !== undefined ? { bodyContains: c.contains } : {}),
+      ...(c.header ? { headerPresent: c.header } : {}),
+      ...(c.token_env ? { tokenEnv: c.token_env } : {}),
+      timeoutMs: durationSeconds(c.timeout) * 1000,
+    })),
   };
 }
 

@@ -152,6 +152,16 @@ const smokeCheck = z.strictObject({
   timeout: duration.default('5s'),
 });
 
+/** The rollout plan's fields, shared by an environment's plan and a service's changes to it. */
+const plan = {
+  steps: z.array(z.number().int().min(1).max(100)).min(1).describe('canary weights in percent, increasing, ending at 100'),
+  min_step: duration.describe('a step lasts at least this long'),
+  max_step: duration.describe('past this, an inconclusive analysis does on_inconclusive'),
+  on_inconclusive: z.enum(['pause', 'rollback']),
+  post_deploy: z.array(duration).describe('verification after 100%, measured from promotion'),
+  smoke: z.array(smokeCheck),
+};
+
 const rolloutSchema = z.strictObject({
   driver: z.enum(['local', 'command']).default('local').describe('local: shipgate runs the processes and the proxy; command: your scripts'),
   command: z
@@ -167,16 +177,23 @@ const rolloutSchema = z.strictObject({
     })
     .optional()
     .describe('the command driver: scripts run with SHIPGATE_* variables'),
-  steps: z
-    .array(z.number().int().min(1).max(100))
-    .min(1)
-    .default([10, 50, 100])
-    .describe('canary weights in percent, increasing, ending at 100'),
-  min_step: duration.default('30s').describe('a step lasts at least this long'),
-  max_step: duration.default('10m').describe('past this, an inconclusive analysis does on_inconclusive'),
-  on_inconclusive: z.enum(['pause', 'rollback']).default('pause'),
-  post_deploy: z.array(duration).default(['0s', '5m', '30m']).describe('verification after 100%, measured from promotion'),
-  smoke: z.array(smokeCheck).default([]),
+  steps: plan.steps.default([10, 50, 100]),
+  min_step: plan.min_step.default('30s'),
+  max_step: plan.max_step.default('10m'),
+  on_inconclusive: plan.on_inconclusive.default('pause'),
+  post_deploy: plan.post_deploy.default(['0s', '5m', '30m']),
+  smoke: plan.smoke.default([]),
+});
+
+/** A service's changes to one environment's plan: only the fields it sets replace the
+ * environment's; the driver stays the environment's. */
+const planOverride = z.strictObject({
+  steps: plan.steps.optional(),
+  min_step: plan.min_step.optional(),
+  max_step: plan.max_step.optional(),
+  on_inconclusive: plan.on_inconclusive.optional(),
+  post_deploy: plan.post_deploy.optional(),
+  smoke: plan.smoke.optional(),
 });
 
 const runSchema = z.strictObject({
@@ -228,6 +245,10 @@ export const configSchema = z.strictObject({
         name: name('a service name'),
         description: z.string().optional(),
         run: runSchema.optional().describe('how the local driver starts a version of this service'),
+        rollout: z
+          .record(z.string(), planOverride)
+          .optional()
+          .describe("per environment name: this service's changes to that environment's rollout plan (steps, min_step, max_step, on_inconclusive, post_deploy, smoke)"),
       }),
     )
     .min(1),

@@ -41,8 +41,8 @@ export function targetsFor(config: ShipgateConfig, local: LocalDriver = localDri
         });
         commandDrivers.set(d.environment, driver);
       }
-      return { driver, metrics: null, plan: settings.plan };
+      return { driver, metrics: null, plan: settings.servicePlans[d.service] ?? settings.plan };
     }
-    return { driver: local, metrics: local.metrics(d.service, d.environment), plan: settings.plan };
+    return { driver: local, metrics: local.metrics(d.service, d.environment), plan: settings.servicePlans[d.service] ?? settings.plan };
   };
 }

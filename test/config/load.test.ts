@@ -9,7 +9,9 @@ import { describe, test } from 'node:test';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { configJsonSchema } from '../../src/config/schema.js';
 import { initTemplate } from '../../src/config/template.js';
+import type { Deployment } from '../../src/domain/types.js';
 import { ConfigError } from '../../src/errors.js';
+import { targetsFor } from '../../src/rollout/targets.js';
 import { tempDir } from '../support/databases.js';
 
 const BASE = `version: 1
@@ -30,6 +32,24 @@ environments:
       approvals:
         required: [{ role: lead, count: 1 }]
 `;
+
+/** BASE with a rollout in production, and a service that changes its steps and min_step. */
+const PLANS = BASE.replace(
+  'services:\n  - name: web\n',
+  `services:
+  - name: web
+  - name: api
+    rollout:
+      production:
+        steps: [5, 25, 100]
+        min_step: 2m
+`,
+).concat(`    rollout:
+      min_step: 1m
+      max_step: 10m
+      smoke:
+        - { name: health, path: /health }
+`);
 
 /** The ConfigError thrown for `text`, checked to name file:line:col. */
 function errorOf(text: string): ConfigError {
@@ -132,6 +152,22 @@ describe('config: what loads', () => {
     ]);
   });
 
+  test("a service changes its environment's rollout plan; the other services keep it", () => {
+    const cfg = parseConfig(PLANS, '/etc/shipgate.yaml');
+    const prod = cfg.environments[1].rollout!;
+    assert.deepEqual(prod.plan.steps, [10, 50, 100]);
+    assert.equal(prod.plan.minStepSeconds, 60);
+    assert.deepEqual(Object.keys(prod.servicePlans), ['api']);
+    const api = prod.servicePlans.api;
+    assert.deepEqual(api.steps, [5, 25, 100], "the service's steps");
+    assert.equal(api.minStepSeconds, 120, "the service's min_step");
+    assert.equal(api.maxStepSeconds, 600, "the environment's max_step");
+    assert.deepEqual(api.smoke.map((c) => c.name), ['health'], "the environment's smoke checks");
+    const target = targetsFor(cfg);
+    assert.deepEqual(target({ service: 'api', environment: 'production' } as Deployment).plan.steps, [5, 25, 100]);
+    assert.deepEqual(target({ service: 'web', environment: 'production' } as Deployment).plan.steps, [10, 50, 100]);
+  });
+
   test('a token declared by its sha256 is kept; the JSON Schema describes the file', () => {
     const cfg = parseConfig(
       BASE.replace('  - name: ben\n', `  - name: ben\n    tokens: [{ label: ci, sha256: "${'a1'.repeat(32)}" }]\n`),
@@ -203,6 +239,14 @@ describe('config: mistakes are named at file:line:column', () => {
       32,
       "unknown holiday country 'XX'",
     );
+  });
+
+  test("a service's plan for an unknown environment, one without a rollout, and bad changes", () => {
+    expectError(PLANS.replace('      production:\n', '      prod:\n'), 12, 7, "services[api].rollout.prod: unknown environment 'prod'; environments are: staging, production");
+    expectError(PLANS.replace('      production:\n', '      staging:\n'), 12, 7, 'staging has no rollout: section, so there is no plan for api to change there');
+    expectError(PLANS.replace('steps: [5, 25, 100]', 'steps: [5, 25, 90]'), 13, 16, 'services[api].rollout.production.steps: the last step must be 100 (got 5, 25, 90)');
+    expectError(PLANS.replace('min_step: 2m', 'min_step: 20m'), 14, 19, 'services[api].rollout.production.min_step: max_step must not be shorter than min_step');
+    expectError(PLANS.replace('min_step: 2m', 'colour: red'), 14, 9, "services[api].rollout.production.colour: unknown field 'colour'");
   });
 
   test('duplicate names', () => {
