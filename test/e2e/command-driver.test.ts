@@ -5,15 +5,14 @@
 // a script that fails mid-rollout rolls the release back; a rollback whose script fails ends in
 // rollback_failed, and `shipgate status` says so until a later deployment ends.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { freePort } from '../../src/drivers/local/runtime.js';
+import { cliIn, type Run } from '../support/cli.js';
 import { tempDir } from '../support/databases.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'bin/shipgate.js');
 const SERVICE = path.join(ROOT, 'examples/sample-service/server.mjs');
 
 // The user's script. Slots: canary.pid / stable.pid hold the processes; actions.log is what
@@ -78,48 +77,12 @@ switch (action) {
 }
 `;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 describe('rollouts on the command driver, with the user scripts running real processes', () => {
   const dir = tempDir('shipgate-command-');
   let env: NodeJS.ProcessEnv = {};
   let releases = 0;
 
-  function cli(args: string[]): Promise<Run> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env });
-      let stdout = '';
-      let stderr = '';
-      const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
-  }
-
-  async function json(args: string[]): Promise<any> {
-    const r = await cli([...args, '--json']);
-    assert.ok(r.stdout.trim(), `no output from ${args.join(' ')}: ${r.stderr}`);
-    return JSON.parse(r.stdout);
-  }
+  const { cli, json } = cliIn(dir, () => env);
 
   /** Registers a release, requests it in production and runs its rollout in the foreground. */
   async function rollout(version: string): Promise<{ id: number; run: Run }> {

@@ -2,33 +2,17 @@
 // traffic reaches this service, so there is no evidence either way); `shipgate resume` lets
 // it continue. Real runtime, real processes, real CLI.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import { cliIn, type Run } from '../support/cli.js';
 import { tempDir } from '../support/databases.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const dir = tempDir('shipgate-pause-');
 const env = { ...process.env, SHIPGATE_USER: 'carol', SHIPGATE_DATABASE_URL: '' };
 
-function cli(args: string[], onStdout?: (out: string) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/shipgate.js'), ...args], { cwd: dir, env });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-      onStdout?.(stdout);
-    });
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const { cli } = cliIn(dir, () => env);
 
 after(async () => {
   await cli(['runtime', 'stop', 'web', 'production']);
@@ -63,11 +47,13 @@ environments:
   assert.equal((await cli(['rollout', '1'])).code, 0);
   assert.equal((await cli(['deploy', 'web', '2.0.0', 'production'])).code, 0);
 
-  let resumed: Promise<{ code: number | null; stdout: string; stderr: string }> | null = null;
-  const run = await cli(['rollout', '2'], (out) => {
-    if (!resumed && /paused at 50%/.test(out)) resumed = cli(['resume', '2']);
+  let resumed: Promise<Run> | null = null;
+  const run = await cli(['rollout', '2'], {
+    onStdout: (out) => {
+      if (!resumed && /paused at 50%/.test(out)) resumed = cli(['resume', '2']);
+    },
   });
-  const answer = resumed as Promise<{ code: number | null; stdout: string; stderr: string }> | null;
+  const answer = resumed as Promise<Run> | null;
   assert.ok(answer, run.stdout);
   const r = await answer;
   assert.equal(r.code, 0, r.stdout + r.stderr);

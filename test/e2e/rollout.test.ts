@@ -6,21 +6,14 @@
 // finishes the rollout with an intact audit chain, and so does a SIGKILL after the canary
 // started, after a weight change, after promotion and when a rollback was decided.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { cliIn, type Run } from '../support/cli.js';
 import { startLoad } from '../support/load.js';
 import { tempDir } from '../support/databases.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'bin/shipgate.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('rollouts on the local driver, with real processes and traffic', () => {
   const dir = tempDir('shipgate-rollout-');
@@ -28,30 +21,7 @@ describe('rollouts on the local driver, with real processes and traffic', () => 
   let load: ReturnType<typeof startLoad> | null = null;
   let releases = 0;
 
-  /** Runs the CLI without blocking this process, so the traffic keeps flowing meanwhile. */
-  function cli(args: string[], opts: { timeoutMs?: number; onStdout?: (text: string, kill: () => void) => void } = {}): Promise<Run> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env });
-      let stdout = '';
-      let stderr = '';
-      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 180_000);
-      child.stdout.on('data', (c: Buffer) => {
-        stdout += c.toString();
-        opts.onStdout?.(stdout, () => child.kill('SIGKILL'));
-      });
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
-  }
-
-  async function json(args: string[]): Promise<any> {
-    const r = await cli([...args, '--json']);
-    assert.ok(r.stdout.trim(), `no output from ${args.join(' ')}: ${r.stderr}`);
-    return JSON.parse(r.stdout);
-  }
+  const { cli, json } = cliIn(dir, () => env);
 
   /** Registers a release and requests it in production; returns the deployment id. */
   async function request(version: string): Promise<number> {

@@ -208,7 +208,8 @@ export class LocalRuntime {
 
 // ---- child processes ---------------------------------------------------------------------------
 
-async function freePort(): Promise<number> {
+/** A port on 127.0.0.1 that nothing listens on right now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
