@@ -330,7 +330,7 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
       }
       const n = s.canary.nAfterThresholds;
       const phi = dispersion(test);
-      const stat = mixture(test.logLR.map((l) => l / phi));
+      const stat = deflated(test, phi);
       // Measured against stable's share above the same threshold now (at least the nominal 5% /
       // 1%), so a change in load that slows both versions does not keep a healthy canary waiting.
       const stableShare = s.stable.nAfterThresholds ? (metric === 'slow95' ? s.stable.slow95 : s.stable.slow99) / s.stable.nAfterThresholds : 0;
@@ -367,10 +367,13 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
       const g95 = Math.max(t.p95 * o.guards.p95Ratio, t.p95 + o.latencyFloorMs);
       const g99 = Math.max(t.p99 * o.guards.p99Ratio, t.p99 + o.latencyFloorMs);
       const over = (c: CountTest) => `${pct(n ? c.canaryEvents / n : 0)} of canary requests, ${pct(s.stable.nAfterThresholds ? c.stableEvents / s.stable.nAfterThresholds : 0)} of stable's`;
+      const phi95 = dispersion(s.guard95);
+      const phi99 = dispersion(s.guard99);
+      const note = (phi: number) => burstNote(phi) && `; ${burstNote(phi)}`;
       const guards = [
         { name: 'error rate', stat: onePassLLR(s.canary.errors, nc, Math.min(2 * o.guards.errorRate, 0.5), o.guards.errorRate), text: `error rate ${pct(errRate)} is above ${pct(o.guards.errorRate)}` },
-        { name: 'p95', stat: deflated(s.guard95), text: `p95 is above ${o.guards.p95Ratio}× stable's ${t.p95.toFixed(0)} ms (over ${g95.toFixed(0)} ms: ${over(s.guard95)}${burstNote(dispersion(s.guard95)).replace(/^./, '; $&')})` },
-        { name: 'p99', stat: deflated(s.guard99), text: `p99 is above ${o.guards.p99Ratio}× stable's ${t.p99.toFixed(0)} ms (over ${g99.toFixed(0)} ms: ${over(s.guard99)}${burstNote(dispersion(s.guard99)).replace(/^./, '; $&')})` },
+        { name: 'p95', stat: deflated(s.guard95, phi95), text: `p95 is above ${o.guards.p95Ratio}× stable's ${t.p95.toFixed(0)} ms (over ${g95.toFixed(0)} ms: ${over(s.guard95)}${note(phi95)})` },
+        { name: 'p99', stat: deflated(s.guard99, phi99), text: `p99 is above ${o.guards.p99Ratio}× stable's ${t.p99.toFixed(0)} ms (over ${g99.toFixed(0)} ms: ${over(s.guard99)}${note(phi99)})` },
       ];
       const broken = guards.filter((g) => g.stat >= failAt);
       const warn = errRate >= o.alerts.errorWarn || cp95 >= o.alerts.latencyWarnMs ? ` (warning level: error ${pct(errRate)}, p95 ${cp95.toFixed(0)} ms)` : '';
@@ -425,9 +428,8 @@ function addEvents(t: CountTest, risks: number[], share: number, canary: number,
   });
 }
 
-/** The mixture statistic of a latency-event test, weighed for bursts. */
-function deflated(t: CountTest): number {
-  const phi = dispersion(t);
+/** The mixture statistic of a latency-event test, weighed for bursts (phi: its dispersion). */
+function deflated(t: CountTest, phi: number): number {
   return mixture(t.logLR.map((l) => l / phi));
 }
 
@@ -469,7 +471,6 @@ export function dispersion(t: CountTest): number {
   }
   return Math.max(1, (chi2 + DISPERSION_PRIOR) / (df + DISPERSION_PRIOR));
 }
-
 
 /** ln of the equal-weight mixture of likelihood ratios exp(l_i). */
 export function mixture(logLRs: number[]): number {

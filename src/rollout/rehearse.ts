@@ -52,7 +52,7 @@ export async function rehearseRollback(app: Shipgate, actor: Actor, service: str
     stableVersion: stable.version,
     stableDigest: stable.digest,
   };
-  const smoke = (env.rollout.servicePlans[service] ?? env.rollout.plan).smoke;
+  const smoke = target.plan.smoke;
   const report: RehearsalReport = {
     service,
     environment,

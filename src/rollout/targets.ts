@@ -29,6 +29,7 @@ export function targetsFor(config: ShipgateConfig, local: LocalDriver = localDri
     const settings = env?.rollout;
     if (!settings) throw new InputError(`${d.environment} has no rollout: section in ${config.file}; shipgate does not roll deployments out there`);
     const driverSettings = settings.driver;
+    const plan = settings.servicePlans[d.service] ?? settings.plan;
     if (driverSettings.kind === 'command') {
       let driver = commandDrivers.get(d.environment);
       if (!driver) {
@@ -41,8 +42,8 @@ export function targetsFor(config: ShipgateConfig, local: LocalDriver = localDri
         });
         commandDrivers.set(d.environment, driver);
       }
-      return { driver, metrics: null, plan: settings.servicePlans[d.service] ?? settings.plan };
+      return { driver, metrics: null, plan };
     }
-    return { driver: local, metrics: local.metrics(d.service, d.environment), plan: settings.servicePlans[d.service] ?? settings.plan };
+    return { driver: local, metrics: local.metrics(d.service, d.environment), plan };
   };
 }
