@@ -63,7 +63,8 @@ environments:
         critical: 0
         high: 5
       require_scan: true          # a release without a scan report is refused
-      rollback_target: required   # the release now in production must be known
+      rollback_target: required   # the release now in production must be known; the very first
+                                  # release here has none: deploy it with \`warn\`, then set \`required\`
       windows:                    # deployments start only inside a window
         - days: [tue, wed, thu]
           start: "10:00"

@@ -303,12 +303,18 @@ function rollbackTargetCheck(input: GateInput): CheckResult {
       figure: prev.version,
     };
   }
-  return {
-    id: 'rollback-target',
-    status: 'warn',
-    reason: `first deployment of ${input.release.service} to ${input.environment}: there is no earlier release to roll back to`,
-    figure: null,
-  };
+  const first = `first deployment of ${input.release.service} to ${input.environment}: there is no earlier release to roll back to`;
+  if (mode === 'required') {
+    return {
+      id: 'rollback-target',
+      status: 'fail',
+      final: true,
+      reason: `${first}, and the policy requires one (rollback_target: required); deploy the first release with rollback_target: warn in ${input.environment}'s policy, then set it back to required`,
+      figure: null,
+      threshold: 'required',
+    };
+  }
+  return { id: 'rollback-target', status: 'warn', reason: first, figure: null, threshold: 'warn' };
 }
 
 function checklistCheck(input: GateInput): CheckResult {

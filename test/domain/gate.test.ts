@@ -137,11 +137,19 @@ describe('the gate explains every check', () => {
     assert.equal(c.passesAt, '2026-12-01T09:00:00.000Z');
   });
 
-  test('first deployment warns that there is no rollback target', () => {
-    const r = evaluateGate(input({ previousRelease: null }));
+  test('a first deployment fails rollback_target: required, saying why and how to proceed; warn only warns', () => {
+    const r = evaluateGate(input({ previousRelease: null, approvals: approved }));
     const c = check(r, 'rollback-target');
-    assert.equal(c.status, 'warn');
-    assert.match(c.reason, /first deployment of web to production/);
+    assert.equal(c.status, 'fail');
+    assert.equal(c.final, true);
+    assert.match(c.reason, /first deployment of web to production: there is no earlier release to roll back to/);
+    assert.match(c.reason, /the policy requires one \(rollback_target: required\); deploy the first release with rollback_target: warn/);
+    assert.equal(r.outcome, 'failed');
+
+    const warned = evaluateGate(input({ previousRelease: null, approvals: approved, policy: productionPolicy({ rollbackTarget: 'warn' }) }));
+    assert.equal(check(warned, 'rollback-target').status, 'warn');
+    assert.match(check(warned, 'rollback-target').reason, /first deployment of web to production/);
+    assert.equal(warned.outcome, 'pass');
   });
 
   test('a rollback must name a release that ran here before', () => {

@@ -36,7 +36,9 @@ export function testConfig(production: Partial<Policy> = {}): ShipgateConfig {
     environments: [
       { name: 'dev', policy: auto(null) },
       { name: 'staging', policy: auto('dev') },
-      { name: 'production', policy: productionPolicy(production) },
+      // Most tests here start from an empty production, so a first deployment must be able to
+      // pass; rollback_target: required is tested on its own.
+      { name: 'production', policy: productionPolicy({ rollbackTarget: 'warn', ...production }) },
     ],
   };
 }
