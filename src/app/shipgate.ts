@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { appendAuditEvent, exportAuditJsonl, readAuditEvents, verifyStoredChain } from '../audit/log.js';
 import type { ShipgateConfig } from '../config/load.js';
 import { type ApproverUser, chooseApprovalRole, tallyApprovals } from '../domain/approvals.js';
-import { assertTransition, canTransition, GATE_STATES, isFinal } from '../domain/deployment.js';
+import { assertTransition, GATE_STATES, isFinal, pathBetween } from '../domain/deployment.js';
 import { evaluateGate, type GateOutcome, type GateResult } from '../domain/gate.js';
 import { normalizeDigest, validateCommit, validateVersion } from '../domain/release.js';
 import { summarizeReport } from '../domain/reports.js';
@@ -792,8 +792,9 @@ export class Shipgate {
     const reason = gate.outcome === 'rejected' || gate.outcome === 'failed' ? gate.summary : null;
     let current = d;
     if (target !== current.state) {
-      if (!canTransition(current.state, target)) current = await this.transition(trx, actor, current, 'checking', null, gate.checks);
-      current = await this.transition(trx, actor, current, target, reason, gate.checks);
+      for (const state of pathBetween(d.id, current.state, target)) {
+        current = await this.transition(trx, actor, current, state, state === target ? reason : null, gate.checks);
+      }
     } else if (changed || JSON.stringify(gate.checks) !== JSON.stringify(d.checks)) {
       current = await repo.updateDeployment(trx, current, { checks: gate.checks, updatedAt: now.toISOString() });
     }

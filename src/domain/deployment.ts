@@ -9,7 +9,8 @@ const NEXT: Record<DeploymentState, readonly DeploymentState[]> = {
   awaiting_approval: ['checking', 'approved', 'rejected', 'cancelled', 'expired', 'failed'],
   // An approval may lapse before the rollout starts: back to checking.
   approved: ['checking', 'waiting_for_window', 'rolling_out', 'rejected', 'cancelled', 'expired', 'failed'],
-  waiting_for_window: ['checking', 'rolling_out', 'rejected', 'cancelled', 'expired', 'failed'],
+  // The window opened or the freeze lifted: approved again, ready to start.
+  waiting_for_window: ['checking', 'approved', 'rolling_out', 'rejected', 'cancelled', 'expired', 'failed'],
   rolling_out: ['verifying', 'rolling_back', 'failed'],
   verifying: ['succeeded', 'rolling_back', 'failed'],
   rolling_back: ['rolled_back', 'rollback_failed'],
@@ -45,4 +46,31 @@ export function assertTransition(id: number, from: DeploymentState, to: Deployme
   if (!canTransition(from, to)) {
     throw new ConflictError(`deployment ${id} is ${from}; it cannot become ${to}`, { state: from });
   }
+}
+
+/**
+ * The states a deployment passes through to get from `from` to `to`, ending with `to`: the
+ * shortest way along allowed moves, through open states only. A gate decision can skip
+ * states (the last approval arrives while a freeze holds the deployment: awaiting_approval →
+ * approved → waiting_for_window), and each state on the way is recorded as it is passed.
+ */
+export function pathBetween(id: number, from: DeploymentState, to: DeploymentState): DeploymentState[] {
+  if (from === to) return [];
+  const cameFrom = new Map<DeploymentState, DeploymentState>([[from, from]]);
+  const queue: DeploymentState[] = [from];
+  while (queue.length) {
+    const at = queue.shift()!;
+    for (const next of NEXT[at]) {
+      if (cameFrom.has(next)) continue;
+      cameFrom.set(next, at);
+      if (next === to) {
+        const path: DeploymentState[] = [to];
+        for (let s = at; s !== from; s = cameFrom.get(s)!) path.unshift(s);
+        return path;
+      }
+      if (!isFinal(next)) queue.push(next);
+    }
+  }
+  assertTransition(id, from, to);
+  return [to];
 }

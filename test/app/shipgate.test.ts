@@ -240,6 +240,68 @@ for (const kind of STORE_KINDS) {
       assert.match(cell.open!.waitingFor!, /soak/);
     });
 
+    test('rollback_target: required fails a first production deployment at once, with its reason', async () => {
+      const { app, advance } = await setup({ rollbackTarget: 'required' });
+      await releasedToStaging(app);
+      advance(61);
+      const { view, gate } = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' });
+      assert.equal(view.deployment.state, 'failed');
+      assert.equal(gate.outcome, 'failed');
+      assert.match(view.deployment.reason!, /rollback-target: first deployment of web to production: there is no earlier release to roll back to, and the policy requires one/);
+      await assert.rejects(app.decide(as('alice'), view.deployment.id, { decision: 'approve' }), ConflictError);
+    });
+
+    test('the last approval given during a freeze is recorded: approved, then waiting for the window, approved again when it lifts', async () => {
+      // Friday 27 Nov 2026 10:00 Amsterdam is inside a freeze that lifts at 14:00 local (13:00 UTC).
+      const { app, advance } = await setup(
+        { calendar: { timezone: 'Europe/Amsterdam', windows: [], freezes: [{ name: 'black-friday', kind: 'once', from: '2026-11-27T00:00', to: '2026-11-27T14:00' }] } },
+        '2026-11-27T09:00:00Z',
+      );
+      await releasedToStaging(app);
+      advance(61);
+      const { view } = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' });
+      const id = view.deployment.id;
+      assert.equal(view.deployment.state, 'awaiting_approval');
+      await app.decide(as('alice'), id, { decision: 'approve' });
+      const last = await app.decide(as('bob'), id, { decision: 'approve', comment: 'ship it after the freeze' });
+      assert.equal(last.view.deployment.state, 'waiting_for_window');
+      assert.deepEqual(last.view.approvals.map((a) => a.user), ['alice', 'bob']);
+      assert.match(last.view.waitingFor!, /frozen by 'black-friday'/);
+      const states = (await app.auditEvents({ subject: `deployment:${id}`, limit: 100 }))
+        .filter((e) => e.action === 'deployment.state')
+        .map((e) => (e.data as { to: string }).to);
+      assert.deepEqual(states, ['checking', 'awaiting_approval', 'approved', 'waiting_for_window']);
+
+      // Still frozen a minute before 14:00 local; lifted a minute after.
+      advance(178);
+      assert.equal(app.now().toISOString(), '2026-11-27T12:59:00.000Z');
+      await app.reconcile();
+      assert.equal((await app.getDeployment(id)).deployment.state, 'waiting_for_window');
+      advance(2);
+      assert.equal(await app.reconcile(), 1);
+      const lifted = await app.getDeployment(id);
+      assert.equal(lifted.deployment.state, 'approved');
+      assert.equal(lifted.approvals.filter((a) => !a.lapsedAt).length, 2);
+      assert.equal((await app.verifyAudit()).ok, true);
+    });
+
+    test('an auto-approving environment outside its window waits for it instead of failing', async () => {
+      const { app, advance } = await setup({}, '2026-11-24T20:00:00Z');
+      app.config.environments.find((e) => e.name === 'staging')!.policy.calendar = {
+        timezone: 'UTC',
+        windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }],
+        freezes: [],
+      };
+      await app.registerRelease(as('carol'), { service: 'web', version: '1.4.2', digest: DIGEST, commit: 'deadbeef1' });
+      await app.verifyRelease(as('carol'), 'web', '1.4.2', 'dev');
+      const { view } = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'staging' });
+      assert.equal(view.deployment.state, 'waiting_for_window');
+      assert.match(view.waitingFor!, /next window opens/);
+      advance(13 * 60); // Wednesday 09:00 UTC
+      await app.reconcile();
+      assert.equal((await app.getDeployment(view.deployment.id)).deployment.state, 'approved');
+    });
+
     test('racing approvals and requests never apply one change twice', async () => {
       const { app, database } = await setup();
       await releasedToStaging(app);
