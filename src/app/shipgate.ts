@@ -126,6 +126,28 @@ export class Shipgate {
     return env.policy;
   }
 
+  /** True when shipgate's controller rolls deployments out in this environment. */
+  rollsOut(environment: string): boolean {
+    return Boolean(this.config.environments.find((e) => e.name === environment)?.rollout);
+  }
+
+  /**
+   * Who may act on a deployment once requested (start, complete, cancel, roll back, resume):
+   * the requester, anyone holding an approver role of its environment (normal or emergency),
+   * and shipgate itself. In an environment without approver roles (auto-approving), any user
+   * in the config, as anyone may request deployments there.
+   */
+  assertMayAct(actor: Actor, d: Deployment, what: string): void {
+    if (actor.via === 'system' || d.requestedBy === actor.user) return;
+    const policy = this.policy(d.environment);
+    const approverRoles = new Set([...policy.approvals, ...policy.emergency.approvals].map((r) => r.role));
+    if (approverRoles.size === 0) return;
+    if (this.user(actor.user).roles.some((r) => approverRoles.has(r))) return;
+    throw new ForbiddenError(
+      `${actor.user} may not ${what} deployment ${d.id}: only its requester (${d.requestedBy}) or a holder of an approver role of ${d.environment} (${[...approverRoles].join(', ')}) may`,
+    );
+  }
+
   /** Creates an API token for a user; the plain token is returned once and only its hash is kept. */
   async createToken(actor: Actor, user: string, label: string): Promise<{ token: string; id: number }> {
     this.user(user);
@@ -451,16 +473,12 @@ export class Shipgate {
   }
 
   async cancel(actor: Actor, id: number, reason: string): Promise<DeploymentView> {
-    const user = this.user(actor.user);
+    this.assertUser(actor);
     if (!reason?.trim()) throw new InputError('cancelling needs a reason', { field: 'reason' });
     await this.retrying(() =>
       this.tx(async (trx) => {
         const d = await repo.getDeployment(trx, id);
-        const policy = this.policy(d.environment);
-        const approverRoles = new Set([...policy.approvals, ...policy.emergency.approvals].map((r) => r.role));
-        if (d.requestedBy !== user.name && !user.roles.some((r) => approverRoles.has(r))) {
-          throw new ForbiddenError(`only the requester (${d.requestedBy}) or an approver of ${d.environment} can cancel deployment ${id}`);
-        }
+        this.assertMayAct(actor, d, 'cancel');
         if (!GATE_STATES.includes(d.state)) {
           throw new ConflictError(
             `deployment ${id} is ${d.state}: ${isFinal(d.state) ? 'it has already ended' : 'it is rolling out; roll it back instead'}`,
@@ -475,20 +493,15 @@ export class Shipgate {
   /**
    * A person's word to a rollout in progress: `abort` rolls it back, `resume` continues a
    * paused one. The controller acts on it at its next step; the request itself is audited.
-   * Allowed to the requester and the environment's approvers (auto-approving environments:
-   * anyone in the config).
+   * Who may: see assertMayAct.
    */
   async requestRolloutAction(actor: Actor, id: number, action: 'resume' | 'abort', reason: string | null = null): Promise<DeploymentView> {
-    const user = this.user(actor.user);
+    this.assertUser(actor);
     if (action === 'abort' && !reason?.trim()) throw new InputError('a rollback needs a reason', { field: 'reason' });
     await this.retrying(() =>
       this.tx(async (trx) => {
         const d = await repo.getDeployment(trx, id);
-        const policy = this.policy(d.environment);
-        const approverRoles = new Set([...policy.approvals, ...policy.emergency.approvals].map((r) => r.role));
-        if (approverRoles.size > 0 && d.requestedBy !== user.name && !user.roles.some((r) => approverRoles.has(r))) {
-          throw new ForbiddenError(`only the requester (${d.requestedBy}) or an approver of ${d.environment} can ${action} deployment ${id}`);
-        }
+        this.assertMayAct(actor, d, action === 'abort' ? 'roll back' : 'resume');
         if (!['rolling_out', 'verifying'].includes(d.state) || d.rollout === null) {
           throw new ConflictError(`deployment ${id} is ${d.state}: only a rollout in progress can be ${action === 'abort' ? 'rolled back' : 'resumed'}`);
         }
@@ -496,7 +509,7 @@ export class Shipgate {
         if (action === 'resume' && record.phase !== 'paused') {
           throw new ConflictError(`deployment ${id} is not paused (phase ${record.phase}); nothing to resume`);
         }
-        const next = { ...record, request: action, requestReason: reason?.trim() ?? null, requestedBy: user.name };
+        const next = { ...record, request: action, requestReason: reason?.trim() ?? null, requestedBy: actor.user };
         await repo.updateDeployment(trx, d, { rollout: next, updatedAt: this.now().toISOString() });
         await this.audit(trx, actor, `rollout.${action}_requested`, deploymentSubject(d), { reason: reason?.trim() ?? null, phase: record.phase });
       }),
@@ -531,6 +544,13 @@ export class Shipgate {
     await this.retrying(() =>
       this.tx(async (trx) => {
         let d = await repo.getDeployment(trx, id);
+        this.assertMayAct(actor, d, 'start');
+        if (actor.via !== 'system' && this.rollsOut(d.environment)) {
+          throw new ConflictError(
+            `shipgate's controller rolls deployments out in ${d.environment} (its config has a rollout: section): it starts deployment ${id} once approved and inside a window; \`start\` is for rollouts run elsewhere`,
+            { state: d.state },
+          );
+        }
         if (!GATE_STATES.includes(d.state)) throw new ConflictError(`deployment ${id} is ${d.state}: it cannot start`);
         d = await this.reevaluate(trx, actor, d, null);
         if (d.state !== 'approved') {
@@ -592,6 +612,13 @@ export class Shipgate {
     await this.retrying(() =>
       this.tx(async (trx) => {
         let d = await repo.getDeployment(trx, id);
+        this.assertMayAct(actor, d, 'complete');
+        if (this.rollsOut(d.environment)) {
+          throw new ConflictError(
+            `shipgate's controller rolls deployment ${id} out in ${d.environment} and records its end itself; to stop it, roll it back (shipgate rollback ${id} --reason ...)`,
+            { state: d.state },
+          );
+        }
         if (d.state !== 'rolling_out' && d.state !== 'verifying') {
           throw new ConflictError(`deployment ${id} is ${d.state}: only a rolling-out deployment can complete`);
         }

@@ -302,6 +302,41 @@ for (const kind of STORE_KINDS) {
       assert.equal((await app.getDeployment(view.deployment.id)).deployment.state, 'approved');
     });
 
+    test('start and complete: the requester or an approver may, another developer may not; a rollout shipgate drives is not completed by hand', async () => {
+      const { app, advance } = await setup();
+      await releasedToStaging(app);
+      advance(61);
+      const { view } = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' });
+      const id = view.deployment.id;
+      await app.decide(as('alice'), id, { decision: 'approve' });
+      await app.decide(as('bob'), id, { decision: 'approve' });
+      await assert.rejects(app.start(as('gina'), id), (e: Error) => e instanceof ForbiddenError && /gina may not start deployment \d+: only its requester \(carol\) or a holder of an approver role of production/.test(e.message));
+      assert.equal((await app.getDeployment(id)).deployment.state, 'approved', 'nothing changed');
+      const started = await app.start(as('alice'), id);
+      assert.equal(started.deployment.state, 'rolling_out');
+      await assert.rejects(app.complete(as('gina'), id, 'succeeded'), ForbiddenError);
+      await assert.rejects(app.complete(as('gina'), id, 'failed', 'sabotage'), ForbiddenError);
+      assert.equal((await app.getDeployment(id)).deployment.state, 'rolling_out', 'nothing changed');
+      assert.equal((await app.complete(as('carol'), id, 'succeeded')).deployment.state, 'succeeded');
+
+      // Where shipgate's controller rolls out, neither start nor complete is a person's to call.
+      app.config.environments.find((e) => e.name === 'production')!.rollout = {
+        driver: { kind: 'local' },
+        plan: { steps: [10, 50, 100], minStepSeconds: 30, maxStepSeconds: 600, onInconclusive: 'pause', postDeployChecks: [], smoke: [] },
+        servicePlans: {},
+      };
+      await releasedToStaging(app, '1.5.0');
+      advance(61);
+      const next = await app.requestDeployment(as('carol'), { service: 'web', version: '1.5.0', environment: 'production' });
+      await app.decide(as('alice'), next.view.deployment.id, { decision: 'approve' });
+      await app.decide(as('bob'), next.view.deployment.id, { decision: 'approve' });
+      await assert.rejects(app.start(as('carol'), next.view.deployment.id), (e: Error) => e instanceof ConflictError && /shipgate's controller rolls deployments out in production/.test(e.message));
+      const controller = await app.start({ user: 'shipgate', via: 'system' }, next.view.deployment.id, { phase: 'deploy' });
+      assert.equal(controller.deployment.state, 'rolling_out');
+      await assert.rejects(app.complete(as('carol'), next.view.deployment.id, 'succeeded'), (e: Error) => e instanceof ConflictError && /records its end itself; to stop it, roll it back/.test(e.message));
+      assert.equal((await app.getDeployment(next.view.deployment.id)).deployment.state, 'rolling_out');
+    });
+
     test('racing approvals and requests never apply one change twice', async () => {
       const { app, database } = await setup();
       await releasedToStaging(app);

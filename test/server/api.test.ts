@@ -39,7 +39,7 @@ for (const kind of STORE_KINDS) {
     before(async () => {
       database = await freshDatabase(kind);
       const app = new Shipgate({ config: testConfig(), database, now: () => clock.now });
-      for (const u of ['alice', 'bob', 'carol', 'dana', 'erin']) tokens[u] = (await app.createToken({ user: 'admin', via: 'local' }, u, 'test')).token;
+      for (const u of ['alice', 'bob', 'carol', 'dana', 'erin', 'gina']) tokens[u] = (await app.createToken({ user: 'admin', via: 'local' }, u, 'test')).token;
       server = buildServer(app, { bodyLimit: 256 * 1024 });
       await server.listen({ host: '127.0.0.1', port: 0 });
       const addr = server.server.address() as { port: number };
@@ -128,6 +128,14 @@ for (const kind of STORE_KINDS) {
       const d = await call('GET', `/api/v1/deployments/${id}`, { user: 'carol' });
       assert.equal(d.json.deployment.state, 'approved');
       assert.deepEqual(d.json.approvals.map((a: any) => [a.user, a.authMethod]).sort(), [['alice', 'token'], ['bob', 'token']]);
+
+      // gina, a developer who did not request it, may neither start nor complete it
+      const notHers = await call('POST', `/api/v1/deployments/${id}/start`, { user: 'gina', body: {} });
+      assert.equal(notHers.status, 403);
+      assert.match(notHers.json.error.message, /gina may not start deployment/);
+      assert.equal((await call('POST', `/api/v1/deployments/${id}/complete`, { user: 'gina', body: { outcome: 'failed', reason: 'x' } })).status, 403);
+      assert.equal((await call('POST', `/api/v1/deployments/${id}/cancel`, { user: 'gina', body: { reason: 'x' } })).status, 403);
+      assert.equal((await call('GET', `/api/v1/deployments/${id}`, { user: 'gina' })).json.deployment.state, 'approved');
 
       const late = await call('POST', `/api/v1/deployments/${id}/cancel`, { user: 'carol', body: {} });
       assert.equal(late.status, 400);
