@@ -30,6 +30,9 @@ import type { Kysely } from 'kysely';
 export interface Actor {
   user: string;
   via: 'token' | 'local' | 'system';
+  /** On the local store the user is named, not proven (--as): the operating-system account
+   * that ran the command, recorded with every audit event it writes. */
+  osUser?: string;
 }
 
 export const SYSTEM: Actor = { user: 'shipgate', via: 'system' };
@@ -861,7 +864,7 @@ export class Shipgate {
       actor: actor.user,
       action,
       subject,
-      data: { ...data, via: actor.via },
+      data: { ...data, via: actor.via, ...(actor.osUser ? { osUser: actor.osUser } : {}) },
       at: this.now(),
     });
   }

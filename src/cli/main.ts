@@ -1,6 +1,7 @@
 // The `shipgate` command: every operation from a terminal or a CI job, on the local store or
 // against a server (--server / SHIPGATE_SERVER with SHIPGATE_TOKEN).
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { type Actor, type ReportInput, Shipgate } from '../app/shipgate.js';
@@ -57,6 +58,20 @@ async function openLocal(cfg: ShipgateConfig): Promise<Shipgate> {
   return new Shipgate({ config: cfg, database });
 }
 
+/**
+ * The acting user on the local store: named by --as, not proven, so the operating-system
+ * account that ran the command goes into the audit log beside it.
+ */
+function localActor(user: string): Actor {
+  let osUser: string;
+  try {
+    osUser = os.userInfo().username;
+  } catch {
+    osUser = process.env.USER ?? `uid ${process.getuid?.() ?? 'unknown'}`;
+  }
+  return { user, via: 'local', osUser };
+}
+
 async function client(): Promise<Client> {
   const g = globals();
   if (g.server) {
@@ -65,7 +80,7 @@ async function client(): Promise<Client> {
     return new HttpClient(g.server, token);
   }
   const app = await openLocal(config());
-  const actor: Actor = { user: g.as ?? '', via: 'local' };
+  const actor = localActor(g.as ?? '');
   return new LocalClient(app, actor);
 }
 
@@ -482,7 +497,7 @@ program
       const cfg = config();
       app = await openLocal(cfg);
       const env = environment ?? 'staging';
-      const report = await rehearseRollback(app, { user: globals().as ?? '', via: 'local' }, service, version, env);
+      const report = await rehearseRollback(app, localActor(globals().as ?? ''), service, version, env);
       const file = path.resolve(o.out ?? path.join(path.dirname(cfg.store.sqlitePath), 'rehearsals', `${service}-${version}-${env}.json`));
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
@@ -662,7 +677,7 @@ async function localAdmin(fn: (app: Shipgate, actor: Actor) => Promise<{ json: J
   try {
     if (globals().server) throw new InputError('token commands work on the local store only; run them where the store is');
     app = await openLocal(config());
-    const actor: Actor = globals().as ? { user: globals().as!, via: 'local' } : { user: 'admin', via: 'local' };
+    const actor = localActor(globals().as || 'admin');
     const out = await fn(app, actor);
     process.stdout.write(globals().json ? `${JSON.stringify(out.json, null, 2)}\n` : `${out.human}\n`);
   } catch (err) {
