@@ -6,6 +6,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { ShipgateError, StoreError } from '../errors.js';
+import { guarded } from './availability.js';
 import { type Dialect, migrationProvider } from './migrations.js';
 import type { DB } from './schema.js';
 
@@ -42,23 +43,28 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     if (!/^postgres(ql)?:\/\//.test(opts.url)) {
       throw new StoreError(`database url must start with postgres:// (got ${redactUrl(opts.url)})`);
     }
-    const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    database = { db, dialect: 'postgres', location: redactUrl(opts.url), close: () => db.destroy() };
+    const location = redactUrl(opts.url);
+    const pool = new pg.Pool({ connectionString: opts.url, max: 10, connectionTimeoutMillis: 5000 });
+    // An idle connection the server cut (a restart, pg_terminate_backend) is reported here and
+    // dropped by the pool; the next query opens a fresh one or fails as a StoreError. Without
+    // a listener the pool's 'error' event would end the process.
+    pool.on('error', () => {});
+    const db = new Kysely<DB>({ dialect: guarded(new PostgresDialect({ pool }), location) });
+    database = { db, dialect: 'postgres', location, close: () => db.destroy() };
   } else {
     const file = opts.sqlitePath ?? '.shipgate/shipgate.db';
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     let sqlite: SQLite.Database;
     try {
+      if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
       sqlite = new SQLite(file);
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('busy_timeout = 10000');
+      sqlite.pragma('foreign_keys = ON');
+      sqlite.pragma('synchronous = NORMAL');
     } catch (err) {
       throw new StoreError(`cannot open SQLite database ${file}: ${(err as Error).message}`);
     }
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('busy_timeout = 10000');
-    sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('synchronous = NORMAL');
-    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<DB>({ dialect: guarded(new SqliteDialect({ database: sqlite }), `sqlite ${file}`) });
     database = { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
   }
   try {
