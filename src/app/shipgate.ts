@@ -193,7 +193,12 @@ export class Shipgate {
 
   // ---- releases -----------------------------------------------------------------------------
 
-  async registerRelease(actor: Actor, input: RegisterInput): Promise<Release> {
+  /**
+   * Records a release. Registering the same build again (same version, digest, commit and no
+   * new reports) is a no-op that succeeds, so a retried CI job passes; anything else under a
+   * registered version, or the same digest under a second version, is refused.
+   */
+  async registerRelease(actor: Actor, input: RegisterInput): Promise<{ release: Release; alreadyRegistered: boolean }> {
     this.assertUser(actor);
     this.service(input.service);
     const version = validateVersion(input.version);
@@ -201,7 +206,7 @@ export class Shipgate {
     const commit = validateCommit(input.commit);
     const builtAt = input.builtAt ? isoTime(input.builtAt, 'builtAt') : this.now().toISOString();
     const reports = (input.reports ?? []).map(summarize);
-    return this.tx(async (trx) => {
+    return this.retrying(() => this.tx(async (trx) => {
       const existing = await repo.findRelease(trx, input.service, version);
       if (existing) {
         if (existing.digest !== digest) {
@@ -209,9 +214,26 @@ export class Shipgate {
             `${input.service} ${version} is already registered with digest ${existing.digest}; a version names one build and cannot be re-registered with ${digest}`,
           );
         }
-        throw new ConflictError(`${input.service} ${version} is already registered (same digest); nothing to do`, {
-          releaseId: existing.id,
-        });
+        // The same build again (a CI job retried): nothing to do, and nothing to fail.
+        if (existing.commit !== commit) {
+          throw new ConflictError(`${input.service} ${version} is already registered with commit ${existing.commit}, not ${commit}`, { releaseId: existing.id });
+        }
+        const known = new Set(existing.reports.map((r) => r.sha256));
+        const other = reports.filter((r) => !known.has(r.sha256));
+        if (other.length) {
+          throw new ConflictError(
+            `${input.service} ${version} is already registered, without ${other.map((r) => r.name).join(', ')}; add reports with \`shipgate release attach\``,
+            { releaseId: existing.id },
+          );
+        }
+        return { release: existing, alreadyRegistered: true };
+      }
+      const twin = await repo.findReleaseByDigest(trx, input.service, digest);
+      if (twin) {
+        throw new ConflictError(
+          `${digest} is already registered as ${input.service} ${twin.version}; one build has one version (register a new build for ${version})`,
+          { releaseId: twin.id },
+        );
       }
       const release = await repo.insertRelease(trx, {
         service: input.service,
@@ -229,8 +251,8 @@ export class Shipgate {
         builtAt,
         reports: reports.map(reportAuditData),
       });
-      return release;
-    });
+      return { release, alreadyRegistered: false };
+    }));
   }
 
   async attachReports(actor: Actor, service: string, version: string, inputs: ReportInput[]): Promise<Release> {
@@ -258,7 +280,7 @@ export class Shipgate {
   async verifyRelease(actor: Actor, service: string, version: string, environment: string, note?: string | null): Promise<Release> {
     this.assertUser(actor);
     this.policy(environment);
-    return this.tx(async (trx) => {
+    return this.retrying(() => this.tx(async (trx) => {
       const release = await repo.getRelease(trx, service, version);
       const existing = await repo.verificationsOf(trx, release.id);
       if (existing.some((v) => v.environment === environment)) {
@@ -268,7 +290,7 @@ export class Shipgate {
       await repo.insertVerification(trx, { releaseId: release.id, environment, verifiedAt, verifiedBy: actor.user, note: note ?? null });
       await this.audit(trx, actor, 'release.verified', releaseSubject(release), { environment, note: note ?? null });
       return release;
-    });
+    }));
   }
 
   verificationsOf(releaseId: number) {
@@ -425,6 +447,10 @@ export class Shipgate {
         if (mine && input.decision === 'approve') {
           throw new ConflictError(`${user.name} already approved deployment ${id} (as ${mine.role} at ${mine.at}); one person counts once`);
         }
+        // Claim the deployment before adding to it: a decision that changes no check would
+        // otherwise write no revision, and two racing copies of it (READ COMMITTED on
+        // PostgreSQL reads the same approvals in both) would both land.
+        d = await repo.updateDeployment(trx, d, { updatedAt: this.now().toISOString() });
         const at = this.now().toISOString();
         const approval = await repo.insertApproval(trx, {
           deploymentId: id,
@@ -453,7 +479,7 @@ export class Shipgate {
     const user = this.user(actor.user);
     await this.retrying(() =>
       this.tx(async (trx) => {
-        const d = await repo.getDeployment(trx, id);
+        let d = await repo.getDeployment(trx, id);
         if (!GATE_STATES.includes(d.state)) throw new ConflictError(`deployment ${id} is ${d.state}: its checklist is closed`);
         const policy = this.policy(d.environment);
         const def = policy.checklist.find((c) => c.id === item);
@@ -467,6 +493,7 @@ export class Shipgate {
         }
         const ticks = await repo.ticksOf(trx, id);
         if (ticks.some((t) => t.item === item)) throw new ConflictError(`checklist item '${item}' of deployment ${id} is already ticked`);
+        d = await repo.updateDeployment(trx, d, { updatedAt: this.now().toISOString() });
         await repo.insertTick(trx, { deploymentId: id, item, user: user.name, note: note ?? null, at: this.now().toISOString() });
         await this.audit(trx, actor, 'checklist.ticked', deploymentSubject(d), { item, note: note ?? null });
         await this.reevaluate(trx, actor, d, null);
@@ -873,13 +900,22 @@ export class Shipgate {
     return inTransaction(this.database, fn);
   }
 
-  /** Runs a read-decide-write step again when another writer changed the row in between. */
+  /**
+   * Runs a read-decide-write step again when another writer got in between: the row changed
+   * (stale revision) or the row it was about to insert was inserted meanwhile (a unique key).
+   * The next attempt reads what the other writer committed and answers from it (409, or the
+   * no-op a retry of the same thing is); a key still taken after that is a 409, never a 500.
+   */
   private async retrying<T>(fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
       } catch (err) {
-        if (!(err instanceof repo.StaleRevisionError) || attempt >= MAX_RETRIES) throw err;
+        const raced = err instanceof repo.StaleRevisionError || isUniqueViolation(err);
+        if (!raced) throw err;
+        if (attempt >= MAX_RETRIES) {
+          throw err instanceof repo.StaleRevisionError ? err : new ConflictError('someone else made the same change at the same time; look again');
+        }
       }
     }
   }
@@ -931,5 +967,5 @@ function deploymentSubject(d: Deployment): string {
 
 function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string };
-  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }

@@ -37,7 +37,7 @@ export class LocalClient implements Client {
   ) {}
 
   async registerRelease(input: RegisterInput) {
-    return { release: await this.app.registerRelease(this.actor, input) };
+    return this.app.registerRelease(this.actor, input);
   }
   async attachReports(service: string, version: string, reports: ReportInput[]) {
     return { release: await this.app.attachReports(this.actor, service, version, reports) };

@@ -219,6 +219,7 @@ reportOptions(
   run(
     async (c) => {
       const out = await c.registerRelease({ service, version, digest: o.digest, commit: o.commit, builtAt: o.builtAt, reports: reportFiles(o) });
+      if (out.alreadyRegistered) return { json: out, human: `${service} ${out.release.version} is already registered with this digest and commit; nothing to do\n${formatRelease(out.release)}` };
       return { json: out, human: `registered ${formatRelease(out.release)}` };
     },
     { needsUser: true },

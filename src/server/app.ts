@@ -79,8 +79,8 @@ export function buildServer(app: Shipgate, opts: ServerOptions = {}): FastifyIns
     // releases
     api.post('/api/v1/releases', async (req, reply) => {
       const body = parseBody(registerBody, req.body);
-      const release = await app.registerRelease(req.actor, body);
-      return reply.status(201).send({ release });
+      const { release, alreadyRegistered } = await app.registerRelease(req.actor, body);
+      return reply.status(alreadyRegistered ? 200 : 201).send({ release, alreadyRegistered });
     });
     api.get('/api/v1/releases', async (req) => {
       const { service } = req.query as { service?: string };

@@ -60,6 +60,12 @@ export async function findRelease(q: Q, service: string, version: string): Promi
   return row ? toRelease(row) : null;
 }
 
+/** A release of this service built as `digest`, under whatever version. */
+export async function findReleaseByDigest(q: Q, service: string, digest: string): Promise<Release | null> {
+  const row = await q.selectFrom('releases').selectAll().where('service', '=', service).where('digest', '=', digest).orderBy('id').executeTakeFirst();
+  return row ? toRelease(row) : null;
+}
+
 export async function getRelease(q: Q, service: string, version: string): Promise<Release> {
   const r = await findRelease(q, service, version);
   if (!r) throw new NotFoundError(`no release ${version} of ${service} is registered`);

@@ -65,6 +65,26 @@ for (const kind of STORE_KINDS) {
         app.registerRelease(as('carol'), { service: 'web', version: '1.4.2', digest: `sha256:${'ff'.repeat(32)}`, commit: 'deadbeef1' }),
         (e: Error) => e instanceof ConflictError && /already registered with digest sha256:a1a1/.test(e.message),
       );
+      // The same build registered again (a CI retry) is a no-op that succeeds...
+      const retry = await app.registerRelease(as('carol'), { service: 'web', version: '1.4.2', digest: DIGEST, commit: 'deadbeef1', reports: [{ name: 'trivy.json', content: TRIVY_CLEAN }] });
+      assert.equal(retry.alreadyRegistered, true);
+      assert.equal(retry.release.version, '1.4.2');
+      // ...but not with another commit or with reports it does not have,
+      await assert.rejects(
+        app.registerRelease(as('carol'), { service: 'web', version: '1.4.2', digest: DIGEST, commit: 'cafef00d' }),
+        (e: Error) => e instanceof ConflictError && /already registered with commit deadbeef1, not cafef00d/.test(e.message),
+      );
+      await assert.rejects(
+        app.registerRelease(as('carol'), { service: 'web', version: '1.4.2', digest: DIGEST, commit: 'deadbeef1', reports: [{ name: 'grype.json', content: JSON.stringify({ matches: [] }) }] }),
+        (e: Error) => e instanceof ConflictError && /already registered, without grype\.json; add reports with `shipgate release attach`/.test(e.message),
+      );
+      // ...and one build does not get a second version.
+      await assert.rejects(
+        app.registerRelease(as('carol'), { service: 'web', version: '1.4.3', digest: DIGEST, commit: 'deadbeef1' }),
+        (e: Error) => e instanceof ConflictError && /sha256:a1a1.* is already registered as web 1\.4\.2; one build has one version/.test(e.message),
+      );
+      const events = await app.auditEvents({ subject: 'release:web@1.4.2', limit: 100 });
+      assert.equal(events.filter((e) => e.action === 'release.registered').length, 1, 'the no-op writes no audit event');
       await assert.rejects(
         app.registerRelease(as('carol'), { service: 'nope', version: '1.0.0', digest: DIGEST, commit: 'deadbeef1' }),
         (e: Error) => e instanceof NotFoundError && /unknown service 'nope'; known: web, api/.test(e.message),
@@ -335,6 +355,40 @@ for (const kind of STORE_KINDS) {
       assert.equal(controller.deployment.state, 'rolling_out');
       await assert.rejects(app.complete(as('carol'), next.view.deployment.id, 'succeeded'), (e: Error) => e instanceof ConflictError && /records its end itself; to stop it, roll it back/.test(e.message));
       assert.equal((await app.getDeployment(next.view.deployment.id)).deployment.state, 'rolling_out');
+    });
+
+    test('one approver clicking 200 times at once is recorded once; racing ticks, verifications and registrations are 409 or no-ops, never errors', async () => {
+      const { app, database, advance } = await setup({ checklist: [{ id: 'rollback-plan', text: 'Rollback plan reviewed' }] });
+      await releasedToStaging(app);
+      advance(61);
+      const { view } = await app.requestDeployment(as('carol'), { service: 'web', version: '1.4.2', environment: 'production' });
+      const id = view.deployment.id;
+      await app.decide(as('alice'), id, { decision: 'approve' });
+      // frank is a devops lead too, and alice already filled that role: his approval changes
+      // no check at all, so nothing but the store itself can stop a second copy of it.
+      const clicks = await Promise.allSettled(Array.from({ length: 200 }, () => app.decide(as('frank'), id, { decision: 'approve' })));
+      const failures = clicks.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
+      assert.equal(clicks.length - failures.length, 1, 'one click lands');
+      assert.deepEqual([...new Set(failures.map((e) => e.constructor.name))], ['ConflictError'], failures.map((e) => e.message).slice(0, 3).join(' | '));
+      assert.equal(await count(database, 'approvals'), 2, 'alice once, frank once');
+      const events = await app.auditEvents({ subject: `deployment:${id}`, limit: 1000 });
+      assert.equal(events.filter((e) => e.action === 'approval.approved').length, 2);
+
+      const ticks = await Promise.allSettled(Array.from({ length: 50 }, () => app.tick(as('bob'), id, 'rollback-plan')));
+      assert.equal(ticks.filter((r) => r.status === 'fulfilled').length, 1);
+      assert.ok(ticks.every((r) => r.status === 'fulfilled' || r.reason instanceof ConflictError), 'the rest are 409');
+
+      await app.registerRelease(as('carol'), { service: 'web', version: '2.0.0', digest: `sha256:${'b2'.repeat(32)}`, commit: 'deadbeef2' });
+      const verifies = await Promise.allSettled(Array.from({ length: 50 }, () => app.verifyRelease(as('carol'), 'web', '2.0.0', 'dev')));
+      assert.equal(verifies.filter((r) => r.status === 'fulfilled').length, 1);
+      assert.ok(verifies.every((r) => r.status === 'fulfilled' || r.reason instanceof ConflictError));
+
+      const registrations = await Promise.allSettled(
+        Array.from({ length: 50 }, () => app.registerRelease(as('carol'), { service: 'api', version: '3.0.0', digest: `sha256:${'c4'.repeat(32)}`, commit: 'deadbeef3' })),
+      );
+      assert.ok(registrations.every((r) => r.status === 'fulfilled'), 'a retried registration succeeds');
+      assert.equal(registrations.filter((r) => r.status === 'fulfilled' && !r.value.alreadyRegistered).length, 1, 'and is stored once');
+      assert.equal((await app.verifyAudit()).ok, true);
     });
 
     test('racing approvals and requests never apply one change twice', async () => {
