@@ -8,6 +8,7 @@ import { type Actor, type ReportInput, Shipgate } from '../app/shipgate.js';
 import { loadConfig, type ShipgateConfig } from '../config/load.js';
 import { configJsonSchema } from '../config/schema.js';
 import { initTemplate } from '../config/template.js';
+import { isFinal } from '../domain/deployment.js';
 import { asShipgateError, EXIT, InputError, NotFoundError } from '../errors.js';
 import { rehearseRollback } from '../rollout/rehearse.js';
 import { buildController } from '../rollout/runner.js';
@@ -25,6 +26,12 @@ interface GlobalOpts {
 }
 
 const program = new Command();
+// Set before any subcommand is declared: subcommands copy these settings when created, so
+// commander's own usage errors (unknown option or subcommand, missing argument or required
+// option) exit with the usage code everywhere, as the README's table says.
+program.exitOverride((err) => {
+  process.exit(err.exitCode === 0 ? 0 : EXIT.usage);
+});
 program
   .name('shipgate')
   .description('Release gate and progressive-delivery controller: gated, gradual, reversible deployments.')
@@ -458,11 +465,32 @@ program
   .command('rollout <id>')
   .description('run the rollout of an approved deployment in the foreground, printing progress (local store)')
   .option('--poll <ms>', 'how often to look again while a step waits', '250')
-  .action(async (id: string, o: { poll: string }) => {
+  .action(async (idArg: string, o: { poll: string }) => {
     let app: Shipgate | null = null;
     try {
       if (globals().server) throw new InputError('rollout runs the controller here, on the local store; against a server, `shipgate serve` runs it');
       app = await openLocal(config());
+      const id = deploymentIdArg(idArg);
+      const view = await app.getDeployment(id);
+      const d0 = view.deployment;
+      if (!app.rollsOut(d0.environment)) {
+        throw new InputError(`${d0.environment} has no rollout: section in ${app.config.file}: shipgate does not roll deployments out there (use start and complete)`);
+      }
+      if (['requested', 'checking', 'awaiting_approval'].includes(d0.state)) {
+        const why = `deployment ${id} is ${d0.state}, not approved: its rollout starts once it is; waiting for ${view.waitingFor}`;
+        process.stdout.write(globals().json ? `${JSON.stringify({ deployment: d0, waitingFor: view.waitingFor, message: why }, null, 2)}\n` : `${why}\n`);
+        process.exitCode = EXIT.blocked;
+        return;
+      }
+      if (isFinal(d0.state)) {
+        const why = `deployment ${id} has already ended: ${d0.state}${d0.reason ? ` (${d0.reason})` : ''}`;
+        process.stdout.write(globals().json ? `${JSON.stringify({ deployment: d0, message: why }, null, 2)}\n` : `${why}\n`);
+        process.exitCode = exitFor(d0.state);
+        return;
+      }
+      if (d0.state === 'waiting_for_window' && !globals().json) {
+        process.stdout.write(`deployment ${id} is approved and waits for its window; it starts here when it opens: ${view.waitingFor}\n`);
+      }
       const started = Date.now();
       let lastCollecting = 0;
       const { controller } = buildController(app, {
@@ -476,7 +504,7 @@ program
           process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${d.service} ${d.version} → ${d.environment}: ${message}\n`);
         },
       });
-      const d = await controller.run(deploymentIdArg(id), { pollMs: Number(o.poll) });
+      const d = await controller.run(id, { pollMs: Number(o.poll) });
       if (globals().json) process.stdout.write(`${JSON.stringify({ deployment: d }, null, 2)}\n`);
       process.exitCode = exitFor(d.state);
     } catch (err) {
@@ -695,9 +723,10 @@ program
   .option('--port <port>', 'listen port (default: config server.port; 0 picks a free one)')
   .option('--reconcile-every <seconds>', 're-evaluate open deployments this often', '15')
   .action(async (o: { host?: string; port?: string; reconcileEvery: string }) => {
+    let app: Shipgate | null = null;
     try {
       const cfg = config();
-      const app = await openLocal(cfg);
+      app = await openLocal(cfg);
       await serve(app, {
         host: o.host ?? cfg.server.host,
         port: o.port !== undefined ? Number(o.port) : cfg.server.port,
@@ -705,12 +734,8 @@ program
       });
     } catch (err) {
       reportError(err);
+      await app?.database.close().catch(() => {});
     }
   });
-
-program.exitOverride((err) => {
-  // commander's own usage errors (unknown option, missing argument) exit with the usage code.
-  process.exit(err.exitCode === 0 ? 0 : EXIT.usage);
-});
 
 await program.parseAsync(process.argv);

@@ -20,7 +20,15 @@ export async function serve(app: Shipgate, opts: ServeOptions): Promise<void> {
     throw new InputError(`--reconcile-every must be a positive number of seconds (got '${opts.reconcileEverySeconds}')`);
   }
   const server = buildServer(app, { logger: { level: process.env.SHIPGATE_LOG_LEVEL ?? 'info' } });
-  await server.listen({ host: opts.host, port: opts.port });
+  try {
+    await server.listen({ host: opts.host, port: opts.port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new InputError(`port ${opts.port} on ${opts.host} is in use; choose another with --port (or server.port in the config)`);
+    if (code === 'EACCES') throw new InputError(`not allowed to listen on port ${opts.port} on ${opts.host}; choose a port above 1023 with --port`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new InputError(`cannot listen on ${opts.host}: no such address on this machine; choose another with --host`);
+    throw err;
+  }
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   process.stdout.write(`shipgate listening on http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port} (store: ${app.database.dialect} ${app.database.location})\n`);
