@@ -4,7 +4,7 @@
 // node the problem is about, so a user never has to count indentation.
 import fs from 'node:fs';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { DEFAULT_MUTABLE_TAGS } from '../domain/release.js';
 import type { ApprovalRule, Freeze, Policy, VulnCounts } from '../domain/types.js';
@@ -90,7 +90,7 @@ export function parseConfig(text: string, file: string): ShipgateConfig {
     const pos = yamlError.linePos?.[0];
     throw new ConfigError(file, `not valid YAML: ${firstLine(yamlError.message)}`, pos?.line, pos?.col);
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  const raw = toPlain(doc, file, lineCounter);
   if (raw === null || raw === undefined) {
     throw new ConfigError(file, 'the file is empty; `shipgate init` writes a commented example');
   }
@@ -416,6 +416,37 @@ function fieldName(raw: unknown, at: Path): string {
     }
   }
   return out || '(top level)';
+}
+
+/** Most alias expansions a config may use: enough for shared snippets, far too few for an
+ * alias bomb (a few lines that expand to millions of nodes). */
+const MAX_ALIAS_EXPANSIONS = 100;
+
+/**
+ * The document as plain data. Aliases are where YAML can hurt: one that names no anchor, or
+ * nested aliases that expand without bound. Both are config errors at the alias's line.
+ */
+function toPlain(doc: Document, file: string, lineCounter: LineCounter): unknown {
+  const aliases: { line: number; col: number; name: string; resolved: boolean }[] = [];
+  visit(doc, {
+    Alias(_key, node) {
+      const at = lineCounter.linePos(node.range?.[0] ?? 0);
+      aliases.push({ line: at.line, col: at.col, name: node.source, resolved: node.resolve(doc) !== undefined });
+    },
+  });
+  const unresolved = aliases.find((a) => !a.resolved);
+  if (unresolved) {
+    throw new ConfigError(file, `alias *${unresolved.name} names no anchor (&${unresolved.name}) set before it`, unresolved.line, unresolved.col);
+  }
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS });
+  } catch (err) {
+    const first = aliases[0];
+    if (first && err instanceof ReferenceError) {
+      throw new ConfigError(file, `aliases expand to too much (more than ${MAX_ALIAS_EXPANSIONS} expansions, starting with *${first.name}); write the values out instead`, first.line, first.col);
+    }
+    throw new ConfigError(file, `cannot read the YAML: ${firstLine((err as Error).message)}`, first?.line, first?.col);
+  }
 }
 
 function firstLine(s: string): string {

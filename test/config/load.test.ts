@@ -253,6 +253,16 @@ describe('config: mistakes are named at file:line:column', () => {
     expectError(BASE.replace('  - name: production\n', '  - name: staging\n'), 14, 5, "environments[staging]: duplicate environment 'staging'");
   });
 
+  test('an alias naming no anchor, and an alias bomb, are errors at the alias', () => {
+    expectError(BASE.replace('roles: [dev, lead]', 'roles: *everyone'), 2, 8, 'alias *everyone names no anchor (&everyone) set before it');
+    const layers = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefg'[i]}`).join(', ')}]`)];
+    const bomb = `x-bomb:\n${layers.map((l) => `  ${l}`).join('\n')}\n${BASE}`;
+    expectError(bomb, 3, 10, 'aliases expand to too much (more than 100 expansions, starting with *a)');
+    // A few aliases for shared settings are fine.
+    const shared = BASE.replace('roles: [dev, lead]', 'roles: &roles [dev, lead]').replace('    roles: [lead]', '    roles: *roles');
+    assert.deepEqual(parseConfig(shared, 'shipgate.yaml').users[0].roles, ['dev', 'lead']);
+  });
+
   test('an empty file and a missing file', () => {
     assert.match(errorOf('# nothing yet\n').message, /the file is empty/);
     assert.throws(() => loadConfig('/nonexistent/shipgate.yaml'), /no such file; `shipgate init` writes an example/);
@@ -280,5 +290,11 @@ describe('config: the CLI', () => {
     const bad = cli(dir, 'validate');
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /shipgate\.yaml:\d+:\d+: environments\[production\]\.policy\.windows\[0\]\.start: '10:0' is not a time of day/);
+
+    fs.writeFileSync(file, `version: 1\nroles: &r [a]\nx: [${Array(200).fill('*r').join(', ')}]\n`);
+    const bomb = cli(dir, 'validate');
+    assert.equal(bomb.status, 2, bomb.stderr);
+    assert.match(bomb.stderr, /shipgate\.yaml:3:5: aliases expand to too much/);
+    assert.doesNotMatch(bomb.stderr, /internal error/);
   });
 });
