@@ -16,6 +16,7 @@ import { localDriverFor } from '../rollout/targets.js';
 import { openDatabase } from '../store/db.js';
 import { type Client, HttpClient, type Json, LocalClient } from './client.js';
 import { exitFor, formatDeployment, formatDeploymentRow, formatGate, formatRelease, formatStatus } from './output.js';
+import { MAX_ID } from '../server/schemas.js';
 import { serve } from './serve.js';
 
 interface GlobalOpts {
@@ -145,8 +146,10 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-function deploymentIdArg(value: string): number {
-  if (!/^\d{1,12}$/.test(value) || Number(value) === 0) throw new InputError(`deployment id must be a positive whole number (got '${value}')`);
+function deploymentIdArg(value: string, what = 'deployment id'): number {
+  if (!/^\d{1,10}$/.test(value) || Number(value) === 0 || Number(value) > MAX_ID) {
+    throw new InputError(`${what} must be a positive whole number up to ${MAX_ID} (got '${value}')`);
+  }
   return Number(value);
 }
 
@@ -658,7 +661,8 @@ audit
   .option('--subject <subject>', 'e.g. deployment:12 or release:web@1.4.2')
   .action(async (o: Json) =>
     run(async (c) => {
-      const out = await c.auditEvents({ after: o.after === undefined ? undefined : Number(o.after), limit: Number(o.limit), subject: o.subject });
+      const after = o.after === undefined || o.after === '0' ? undefined : deploymentIdArg(o.after, '--after');
+      const out = await c.auditEvents({ after, limit: Math.min(deploymentIdArg(o.limit, '--limit'), 1000), subject: o.subject });
       const human = out.events.map((e: Json) => `#${e.seq} ${e.at} ${e.actor} ${e.action} ${e.subject} ${JSON.stringify(e.data)}`).join('\n');
       return { json: out, human: human || 'no events' };
     }),
@@ -695,7 +699,7 @@ token
   .description('revoke an API token')
   .action(async (id: string) =>
     localAdmin(async (app, actor) => {
-      await app.revokeToken(actor, deploymentIdArg(id));
+      await app.revokeToken(actor, deploymentIdArg(id, 'token id'));
       return { json: { revoked: Number(id) }, human: `token ${id} revoked` };
     }),
   );

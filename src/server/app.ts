@@ -3,16 +3,23 @@
 import { PassThrough } from 'node:stream';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Actor, Shipgate } from '../app/shipgate.js';
+import type { DeploymentState } from '../domain/types.js';
 import { asShipgateError, InputError, ShipgateError } from '../errors.js';
 import { openApiDocument } from './openapi.js';
 import {
   attachBody,
+  auditQuery,
   cancelBody,
   completeBody,
   decisionBody,
   deploymentBody,
+  deploymentsQuery,
+  MAX_ID,
+  nulIn,
   parseBody,
+  parseQuery,
   registerBody,
+  releasesQuery,
   tickBody,
   verifyBody,
 } from './schemas.js';
@@ -62,6 +69,12 @@ export function buildServer(app: Shipgate, opts: ServerOptions = {}): FastifyIns
     reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });
 
+  // No text shipgate keeps may hold a NUL character: refused wherever it comes in.
+  server.addHook('preHandler', async (req) => {
+    const where = nulIn(req.params, 'path') ?? nulIn(req.query, 'query') ?? nulIn(req.body, 'body');
+    if (where) throw new InputError(`a NUL character is not allowed (in ${where})`, { field: where });
+  });
+
   const authenticate = async (req: FastifyRequest) => {
     const header = req.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
@@ -83,7 +96,7 @@ export function buildServer(app: Shipgate, opts: ServerOptions = {}): FastifyIns
       return reply.status(alreadyRegistered ? 200 : 201).send({ release, alreadyRegistered });
     });
     api.get('/api/v1/releases', async (req) => {
-      const { service } = req.query as { service?: string };
+      const { service } = parseQuery(releasesQuery, req.query);
       return { releases: await app.listReleases(service) };
     });
     api.get('/api/v1/releases/:service/:version', async (req) => {
@@ -116,10 +129,10 @@ export function buildServer(app: Shipgate, opts: ServerOptions = {}): FastifyIns
       return reply.status(201).send({ ...view, gate });
     });
     api.get('/api/v1/deployments', async (req) => {
-      const q = req.query as { service?: string; environment?: string; state?: string; limit?: string };
-      const limit = q.limit === undefined ? undefined : positiveInt(q.limit, 'limit');
-      const states = q.state ? (q.state.split(',') as never[]) : undefined;
-      return { deployments: await app.listDeployments({ service: q.service, environment: q.environment, states, limit }) };
+      const q = parseQuery(deploymentsQuery, req.query);
+      if (q.limit === 0) throw new InputError('limit must be at least 1', { field: 'limit' });
+      const states = q.state as DeploymentState[] | undefined;
+      return { deployments: await app.listDeployments({ service: q.service, environment: q.environment, states, limit: q.limit }) };
     });
     api.get('/api/v1/deployments/:id', async (req) => app.getDeployment(deploymentId(req)));
     api.post('/api/v1/deployments/:id/refresh', async (req) => {
@@ -155,14 +168,9 @@ export function buildServer(app: Shipgate, opts: ServerOptions = {}): FastifyIns
 
     // audit
     api.get('/api/v1/audit', async (req) => {
-      const q = req.query as { after?: string; limit?: string; subject?: string };
-      return {
-        events: await app.auditEvents({
-          afterSeq: q.after === undefined ? undefined : positiveInt(q.after, 'after', true),
-          limit: q.limit === undefined ? 100 : Math.min(positiveInt(q.limit, 'limit'), 1000),
-          subject: q.subject,
-        }),
-      };
+      const q = parseQuery(auditQuery, req.query);
+      if (q.limit === 0) throw new InputError('limit must be at least 1', { field: 'limit' });
+      return { events: await app.auditEvents({ afterSeq: q.after, limit: q.limit ?? 100, subject: q.subject }) };
     });
     api.get('/api/v1/audit/verify', async () => ({ result: await app.verifyAudit() }));
     api.get('/api/v1/audit/export', async (_req, reply: FastifyReply) => {
@@ -184,9 +192,9 @@ function deploymentId(req: FastifyRequest): number {
   return positiveInt(id, 'deployment id');
 }
 
-function positiveInt(value: string, field: string, allowZero = false): number {
-  if (!/^\d{1,12}$/.test(value) || (!allowZero && Number(value) === 0)) {
-    throw new InputError(`${field} must be a positive whole number (got '${value.slice(0, 40)}')`, { field });
+function positiveInt(value: string, field: string): number {
+  if (!/^\d{1,10}$/.test(value) || Number(value) === 0 || Number(value) > MAX_ID) {
+    throw new InputError(`${field} must be a positive whole number up to ${MAX_ID} (got '${value.slice(0, 40)}')`, { field });
   }
   return Number(value);
 }

@@ -1,6 +1,7 @@
 // Request bodies of the HTTP API, as zod schemas: used to validate requests and to write the
 // OpenAPI document, so the two cannot drift apart.
 import { z } from 'zod';
+import { DEPLOYMENT_STATES } from '../domain/deployment.js';
 import { InputError } from '../errors.js';
 
 const name = z.string().min(1).max(200);
@@ -63,4 +64,62 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown field(s): ${issue.keys.join(', ')}`;
   throw new InputError(`invalid request body: ${field}: ${message}`, { field });
+}
+
+/** The largest id or sequence number the store holds (a 32-bit signed integer column). */
+export const MAX_ID = 2_147_483_647;
+
+const count = (field: string, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,10}$/, `${field} must be a whole number`)
+    .transform(Number)
+    .refine((n) => n <= max, `${field} must be at most ${max}`);
+
+const stateList = z
+  .string()
+  .transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))
+  .refine((xs) => xs.every((x) => (DEPLOYMENT_STATES as string[]).includes(x)), `state must be a comma-separated list of: ${DEPLOYMENT_STATES.join(', ')}`);
+
+export const releasesQuery = z.object({ service: name.optional() }).strict();
+export const deploymentsQuery = z
+  .object({ service: name.optional(), environment: name.optional(), state: stateList.optional(), limit: count('limit', 1000).optional() })
+  .strict();
+export const auditQuery = z
+  .object({ after: count('after', MAX_ID).optional(), limit: count('limit', 1000).optional(), subject: z.string().max(300).optional() })
+  .strict();
+
+/** Parses a query string, or throws an InputError naming the parameter: each may be given once. */
+export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
+  const q = (query ?? {}) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(q)) {
+    if (Array.isArray(value)) throw new InputError(`query parameter '${key}' is given ${value.length} times; give it once`, { field: key });
+  }
+  const result = schema.safeParse(q);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue.path.join('.') || '(query)';
+  const message = issue.code === 'unrecognized_keys' ? `unknown query parameter(s): ${issue.keys.join(', ')}` : `${field}: ${issue.message}`;
+  throw new InputError(`invalid query: ${message}`, { field });
+}
+
+/** The path of the first NUL character in a request's parameters, query or body, if any:
+ * no text shipgate keeps may hold one (PostgreSQL cannot store it). Iterative, since a hostile
+ * body may nest deeper than the stack. */
+export function nulIn(value: unknown, at: string): string | null {
+  const stack: [unknown, string][] = [[value, at]];
+  while (stack.length) {
+    const [v, where] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return where;
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${where}[${i}]`]);
+    } else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k.includes('\u0000')) return `${where}.(key)`;
+        stack.push([x, `${where}.${k}`]);
+      }
+    }
+  }
+  return null;
 }

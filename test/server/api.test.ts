@@ -87,6 +87,19 @@ for (const kind of STORE_KINDS) {
       const notId = await call('GET', '/api/v1/deployments/abc', { user: 'carol' });
       assert.equal(notId.status, 400);
       assert.match(notId.json.error.message, /deployment id must be a positive whole number/);
+      const bigId = await call('GET', '/api/v1/deployments/999999999999', { user: 'carol' });
+      assert.equal(bigId.status, 400);
+      assert.match(bigId.json.error.message, /deployment id must be a positive whole number up to 2147483647/);
+      const twice = await call('GET', '/api/v1/deployments?state=approved&state=failed', { user: 'carol' });
+      assert.equal(twice.status, 400);
+      assert.match(twice.json.error.message, /query parameter 'state' is given 2 times; give it once/);
+      const badState = await call('GET', '/api/v1/deployments?state=approved,shipped', { user: 'carol' });
+      assert.equal(badState.status, 400);
+      assert.match(badState.json.error.message, /state must be a comma-separated list of: requested, checking/);
+      const nul = await call('POST', '/api/v1/releases', { user: 'carol', body: { service: 'web', version: '1.0.0', digest: DIGEST, commit: 'abc\u0000def' } });
+      assert.equal(nul.status, 400);
+      assert.match(nul.json.error.message, /a NUL character is not allowed \(in body\.commit\)/);
+      assert.equal((await call('GET', '/api/v1/releases/we%00b/1.0.0', { user: 'carol' })).status, 400);
       assert.equal((await call('GET', '/api/v1/releases', { user: 'carol' })).json.releases.length, 0);
     });
 
