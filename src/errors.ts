@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'unauthorized'
   | 'payload_too_large'
+  | 'too_many_requests'
   | 'store_error'
   | 'internal';
 
@@ -29,6 +30,7 @@ const STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   unauthorized: 401,
   payload_too_large: 413,
+  too_many_requests: 429,
   store_error: 503,
   internal: 500,
 };

@@ -726,15 +726,21 @@ program
   .option('--host <host>', 'listen address (default: config server.host)')
   .option('--port <port>', 'listen port (default: config server.port; 0 picks a free one)')
   .option('--reconcile-every <seconds>', 're-evaluate open deployments this often', '15')
-  .action(async (o: { host?: string; port?: string; reconcileEvery: string }) => {
+  .option('--tls-cert <file>', 'PEM certificate: serve HTTPS (default: config server.tls.cert)')
+  .option('--tls-key <file>', 'PEM private key for --tls-cert (default: config server.tls.key)')
+  .action(async (o: { host?: string; port?: string; reconcileEvery: string; tlsCert?: string; tlsKey?: string }) => {
     let app: Shipgate | null = null;
     try {
       const cfg = config();
+      if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new InputError('--tls-cert and --tls-key go together');
+      const tls = o.tlsCert && o.tlsKey ? { cert: path.resolve(o.tlsCert), key: path.resolve(o.tlsKey) } : cfg.server.tls;
       app = await openLocal(cfg);
       await serve(app, {
         host: o.host ?? cfg.server.host,
         port: o.port !== undefined ? Number(o.port) : cfg.server.port,
         reconcileEverySeconds: Number(o.reconcileEvery),
+        tls,
+        requestTimeoutMs: cfg.server.requestTimeoutMs,
       });
     } catch (err) {
       reportError(err);

@@ -1,6 +1,7 @@
 // `shipgate serve`: the HTTP API, a reconciler that re-evaluates open deployments on a timer
 // (soak time passing, windows opening, approvals and deployments expiring), and the rollout
 // controller for environments shipgate rolls out to.
+import fs from 'node:fs';
 import type { Shipgate } from '../app/shipgate.js';
 import { InputError } from '../errors.js';
 import { buildController, driveRollouts } from '../rollout/runner.js';
@@ -10,6 +11,9 @@ export interface ServeOptions {
   host: string;
   port: number;
   reconcileEverySeconds: number;
+  /** PEM files: serve HTTPS. */
+  tls?: { cert: string; key: string };
+  requestTimeoutMs: number;
 }
 
 export async function serve(app: Shipgate, opts: ServeOptions): Promise<void> {
@@ -19,7 +23,13 @@ export async function serve(app: Shipgate, opts: ServeOptions): Promise<void> {
   if (!(opts.reconcileEverySeconds > 0)) {
     throw new InputError(`--reconcile-every must be a positive number of seconds (got '${opts.reconcileEverySeconds}')`);
   }
-  const server = buildServer(app, { logger: { level: process.env.SHIPGATE_LOG_LEVEL ?? 'info' } });
+  const tls = opts.tls ? { cert: readPem(opts.tls.cert, 'certificate'), key: readPem(opts.tls.key, 'key') } : undefined;
+  let server: ReturnType<typeof buildServer>;
+  try {
+    server = buildServer(app, { logger: { level: process.env.SHIPGATE_LOG_LEVEL ?? 'info' }, hardening: { tls, requestTimeoutMs: opts.requestTimeoutMs } });
+  } catch (err) {
+    throw new InputError(`cannot use the TLS certificate and key (${opts.tls?.cert}, ${opts.tls?.key}): ${(err as Error).message}`);
+  }
   try {
     await server.listen({ host: opts.host, port: opts.port });
   } catch (err) {
@@ -31,7 +41,7 @@ export async function serve(app: Shipgate, opts: ServeOptions): Promise<void> {
   }
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
-  process.stdout.write(`shipgate listening on http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port} (store: ${app.database.dialect} ${app.database.location})\n`);
+  process.stdout.write(`shipgate listening on ${tls ? 'https' : 'http'}://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port} (store: ${app.database.dialect} ${app.database.location})\n`);
 
   let running = false;
   const timer = setInterval(async () => {
@@ -69,4 +79,12 @@ export async function serve(app: Shipgate, opts: ServeOptions): Promise<void> {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new InputError(`cannot read the TLS ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }

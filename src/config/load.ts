@@ -51,7 +51,13 @@ export interface ShipgateConfig {
   file: string; // absolute path of the config file
   dir: string; // its directory; relative paths in the file are relative to it
   store: { sqlitePath: string; urlEnv: string };
-  server: { host: string; port: number };
+  server: {
+    host: string;
+    port: number;
+    /** Absolute paths of the PEM certificate and key when serve speaks HTTPS itself. */
+    tls?: { cert: string; key: string };
+    requestTimeoutMs: number;
+  };
   roles: string[];
   users: ConfigUser[];
   services: { name: string; description: string | null; run?: ServiceRun }[];
@@ -223,7 +229,12 @@ function resolve(cfg: ConfigFile, file: string): ShipgateConfig {
     file,
     dir,
     store: { sqlitePath: path.resolve(dir, cfg.store.sqlite), urlEnv: cfg.store.url_env },
-    server: { host: cfg.server.host, port: cfg.server.port },
+    server: {
+      host: cfg.server.host,
+      port: cfg.server.port,
+      ...(cfg.server.tls ? { tls: { cert: path.resolve(dir, cfg.server.tls.cert), key: path.resolve(dir, cfg.server.tls.key) } } : {}),
+      requestTimeoutMs: cfg.server.request_timeout ? durationSeconds(cfg.server.request_timeout) * 1000 : 30_000,
+    },
     roles: [...cfg.roles],
     users: cfg.users.map((u) => ({ name: u.name, roles: [...u.roles], ...(u.tokens ? { tokens: u.tokens } : {}) })),
     services: cfg.services.map((s) => ({

@@ -235,6 +235,14 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8080),
+      tls: z
+        .strictObject({
+          cert: z.string().min(1).describe('PEM certificate (chain), relative to this file'),
+          key: z.string().min(1).describe('PEM private key, relative to this file'),
+        })
+        .optional()
+        .describe('serve HTTPS directly, for teams without a TLS proxy in front'),
+      request_timeout: duration.optional().describe('a request (headers and body) must arrive within this; default 30s'),
     })
     .default({ host: '127.0.0.1', port: 8080 }),
   roles: z.array(name('a role')).min(1),

@@ -4,7 +4,8 @@ import { PassThrough } from 'node:stream';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Actor, Shipgate } from '../app/shipgate.js';
 import type { DeploymentState } from '../domain/types.js';
-import { asShipgateError, InputError, ShipgateError } from '../errors.js';
+import { asShipgateError, InputError, ShipgateError, UnauthorizedError } from '../errors.js';
+import { addSecurityHeaders, AuthFailureLimit, DEFAULT_HARDENING, type Hardening, serverFactory } from './hardening.js';
 import { openApiDocument } from './openapi.js';
 import {
   attachBody,
@@ -28,6 +29,7 @@ export interface ServerOptions {
   /** Largest request body accepted, in bytes (reports travel inside release bodies). */
   bodyLimit?: number;
   logger?: boolean | object;
+  hardening?: Partial<Hardening>;
 }
 
 declare module 'fastify' {
@@ -37,18 +39,23 @@ declare module 'fastify' {
 }
 
 export function buildServer(app: Shipgate, opts: ServerOptions = {}): FastifyInstance {
+  const hardening: Hardening = { ...DEFAULT_HARDENING, ...opts.hardening };
   const server = Fastify({
     bodyLimit: opts.bodyLimit ?? 5 * 1024 * 1024,
     logger: opts.logger ?? false,
     // Tokens travel in headers; never let them into logs.
     logController: new LogController({ disableRequestLogging: true }),
+    serverFactory: serverFactory(hardening),
   });
+  addSecurityHeaders(server, Boolean(hardening.tls));
+  const authFailures = new AuthFailureLimit(hardening.authFailures);
 
   server.decorateRequest('actor', null as unknown as Actor);
 
   server.setErrorHandler((err: unknown, _req, reply) => {
     const e = err as { statusCode?: number; code?: string; message?: string };
     if (err instanceof ShipgateError) {
+      if (err.code === 'too_many_requests') reply.header('retry-after', String(err.details?.retryAfterSeconds ?? 60));
       return reply.status(err.httpStatus).send({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
     }
     // Fastify's own client errors: malformed JSON, body too large, wrong content type.
@@ -76,9 +83,15 @@ export function buildServer(app: Shipgate, opts: ServerOptions = {}): FastifyIns
   });
 
   const authenticate = async (req: FastifyRequest) => {
+    authFailures.check(req.ip);
     const header = req.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    req.actor = await app.authenticate(token);
+    try {
+      req.actor = await app.authenticate(token);
+    } catch (err) {
+      if (err instanceof UnauthorizedError) authFailures.failed(req.ip);
+      throw err;
+    }
   };
 
   server.get('/healthz', async () => ({ status: 'ok' }));

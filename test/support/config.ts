@@ -18,7 +18,7 @@ export function testConfig(production: Partial<Policy> = {}): ShipgateConfig {
     file: '/tmp/shipgate.yaml',
     dir: '/tmp',
     store: { sqlitePath: '/tmp/unused.db', urlEnv: 'SHIPGATE_DATABASE_URL' },
-    server: { host: '127.0.0.1', port: 0 },
+    server: { host: '127.0.0.1', port: 0, requestTimeoutMs: 30_000 },
     roles: ['developer', 'devops-lead', 'tech-lead', 'vp-engineering'],
     users: [
       { name: 'alice', roles: ['devops-lead'] },
