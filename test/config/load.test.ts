@@ -120,7 +120,9 @@ describe('config: what loads', () => {
     assert.equal(prod.deploymentTtlMinutes, 4320);
     assert.deepEqual(prod.emergency.mayBypass, ['window', 'freeze', 'soak']);
     assert.equal(prod.calendar.timezone, 'UTC');
-    assert.deepEqual(cfg.server, { host: '127.0.0.1', port: 8080 });
+    assert.deepEqual(cfg.server, { host: '127.0.0.1', port: 8080, requestTimeoutMs: 30_000 });
+    const tls = parseConfig(BASE.replace('version: 1', 'version: 1\nserver:\n  tls: { cert: certs/c.pem, key: certs/k.pem }\n  request_timeout: 10s'), '/etc/shipgate/shipgate.yaml');
+    assert.deepEqual(tls.server, { host: '127.0.0.1', port: 8080, tls: { cert: '/etc/shipgate/certs/c.pem', key: '/etc/shipgate/certs/k.pem' }, requestTimeoutMs: 10_000 });
   });
 
   test('durations, an explicit null require_verified_in, and every freeze form', () => {
