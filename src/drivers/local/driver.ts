@@ -1,15 +1,18 @@
 // The `local` driver: the embedded default. Each service and environment gets a local runtime
 // process (runtime.ts) holding the service's processes and the weighted proxy; this driver
 // finds it through its state file (starting it when there is none) and drives it over its
-// admin API. The runtime's request records are the builtin metrics source.
+// admin API. The runtime's request records are the builtin metrics source. A runtime that
+// died is replaced by a new one on the same proxy address, after what it left running is ended;
+// the versions a rollout needs are then started again (a rollback brings its stable back).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MetricsSource, RequestRecord } from '../../rollout/analysis.js';
 import { type Driver, DriverError, type RolloutContext, type TargetObservation } from '../types.js';
+import { endOrphans, RUNTIME_MARK, runsRuntime } from './orphans.js';
 import type { ProxyRecord } from './proxy.js';
-import type { RunSpec, RuntimeState } from './runtime.js';
+import type { RunSpec, RuntimeState, SlotState } from './runtime.js';
 
 export interface LocalServiceSpec extends RunSpec {
   /** Port the proxy listens on (0: any free one; see `shipgate runtime`). */
@@ -44,27 +47,43 @@ export class LocalDriver implements Driver {
       if (live) return this.remember(live);
     }
     if (!start) return null;
+    if (existing && runsRuntime(existing.pid, file)) {
+      // Alive but not answering: a second runtime beside it would fight it for the service.
+      throw new DriverError('runtime', `the local runtime of ${service}/${environment} (pid ${existing.pid}) is running but does not answer on 127.0.0.1:${existing.adminPort}; stop it (kill ${existing.pid}) and try again`);
+    }
     fs.mkdirSync(this.opts.dir, { recursive: true });
+    const logFile = path.join(this.opts.dir, `${service}.${environment}.log`);
+    // The runtime that wrote the file is gone; what it started serves nobody now. Ended while
+    // the new runtime starts, so users wait for neither one after the other.
+    const orphans = existing ? this.endOrphansOf(existing, logFile) : Promise.resolve();
     fs.rmSync(file, { force: true });
-    const log = fs.openSync(path.join(this.opts.dir, `${service}.${environment}.log`), 'a');
+    const log = fs.openSync(logFile, 'a');
     const spec = this.opts.spec(service, environment);
-    const child = spawn(process.execPath, ['--import', TSX, RUNTIME_MAIN, service, environment, file, String(spec.proxyPort)], {
+    const env = { ...process.env };
+    delete env[RUNTIME_MARK]; // the runtime is not one of the processes of another runtime
+    const former = existing?.proxyPort ?? 0;
+    const child = spawn(process.execPath, ['--import', TSX, RUNTIME_MAIN, service, environment, file, String(spec.proxyPort), String(former)], {
       detached: true,
       stdio: ['ignore', log, log],
+      env,
     });
     child.unref();
     fs.closeSync(log);
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      const s = readState(file);
-      if (s) {
-        const live = await this.admin<RuntimeState>(s, 'GET', '/state').catch(() => null);
-        if (live) return this.remember(live);
+    try {
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline) {
+        const s = readState(file);
+        if (s) {
+          const live = await this.admin<RuntimeState>(s, 'GET', '/state').catch(() => null);
+          if (live) return this.remember(live);
+        }
+        if (child.exitCode !== null) break;
+        await new Promise((r) => setTimeout(r, 50));
       }
-      if (child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await orphans;
     }
-    const tail = fs.readFileSync(path.join(this.opts.dir, `${service}.${environment}.log`), 'utf8').trim().split('\n').slice(-3).join(' | ');
+    const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ');
     throw new DriverError('runtime', `the local runtime of ${service}/${environment} did not start: ${tail}`);
   }
 
@@ -90,11 +109,23 @@ export class LocalDriver implements Driver {
   }
 
   async finalize(ctx: RolloutContext): Promise<void> {
+    // A runtime started anew since the promotion holds nothing: the promoted version is what
+    // users get from here on, so it runs again before the rollout calls itself done.
+    const rt = await this.must(ctx);
+    if (!serves(rt.stable, ctx.version)) await this.call(ctx, 'deploy', { slot: 'stable', version: ctx.version, digest: ctx.digest, spec: this.opts.spec(ctx.service, ctx.environment) });
     await this.call(ctx, 'finalize', {});
   }
 
   async rollback(ctx: RolloutContext): Promise<void> {
-    await this.call(ctx, 'rollback', { stableVersion: ctx.stableVersion });
+    // Moving traffic back needs a stable to move it to. A runtime started anew (the old one
+    // died) or one whose stable process exited has none: it is started again first, else
+    // users would be left with 503s and nothing running to serve them.
+    const rt = await this.must(ctx);
+    const back = ctx.stableVersion;
+    if (back && !serves(rt.stable, back) && !serves(rt.previous, back)) {
+      await this.call(ctx, 'deploy', { slot: 'stable', version: back, digest: ctx.stableDigest, spec: this.opts.spec(ctx.service, ctx.environment) });
+    }
+    await this.call(ctx, 'rollback', { stableVersion: back });
   }
 
   urls(ctx: RolloutContext): { canary: string | null; stable: string | null } {
@@ -127,7 +158,16 @@ export class LocalDriver implements Driver {
   /** Stops the runtime and its processes. */
   async shutdown(service: string, environment: string): Promise<void> {
     const rt = await this.runtime(service, environment, false);
-    if (!rt) return;
+    if (!rt) {
+      // Nothing answers; a runtime that died may still have left its processes running.
+      const file = this.stateFile(service, environment);
+      const stale = readState(file);
+      if (stale && !runsRuntime(stale.pid, file)) {
+        await this.endOrphansOf(stale, path.join(this.opts.dir, `${service}.${environment}.log`));
+        fs.rmSync(file, { force: true });
+      }
+      return;
+    }
     await this.admin(rt, 'POST', '/shutdown', {}).catch(() => {});
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && isAlive(rt.pid)) await new Promise((r) => setTimeout(r, 50));
@@ -136,11 +176,16 @@ export class LocalDriver implements Driver {
 
   /** The builtin metrics source: the proxy's request records. */
   metrics(service: string, environment: string): MetricsSource {
+    // A runtime that dies while its records are read is a failed target, which the controller
+    // answers with a rollback, not a controller that stops on an unknown error.
+    const failed = (err: unknown): never => {
+      throw err instanceof DriverError ? err : new DriverError('metrics', (err as Error).message);
+    };
     return {
       cursor: async () => String((await this.runtime(service, environment))!.lastSeq),
       read: async (cursor) => {
         const rt = (await this.runtime(service, environment))!;
-        const page = await this.admin<{ records: ProxyRecord[]; next: number }>(rt, 'GET', `/records?after=${Number(cursor ?? 0)}`);
+        const page = await this.admin<{ records: ProxyRecord[]; next: number }>(rt, 'GET', `/records?after=${Number(cursor ?? 0)}`).catch(failed);
         const records: RequestRecord[] = page.records.map((r) => ({ at: r.at, version: r.version, status: r.status, latencyMs: r.latencyMs, error: r.error }));
         return { records, cursor: String(page.next) };
       },
@@ -157,6 +202,17 @@ export class LocalDriver implements Driver {
       return this.remember(await this.admin<RuntimeState>(rt, 'POST', `/${action}`, body));
     } catch (err) {
       throw new DriverError(action, (err as Error).message);
+    }
+  }
+
+  /** Ends what a dead runtime left running, and says so in the runtime log. */
+  private async endOrphansOf(dead: RuntimeState, logFile: string): Promise<void> {
+    const ended = await endOrphans(dead.instance ?? '').catch((err: Error) => {
+      fs.appendFileSync(logFile, `shipgate: could not end the processes left by runtime pid ${dead.pid}: ${err.message}\n`);
+      return [];
+    });
+    if (ended.length) {
+      fs.appendFileSync(logFile, `shipgate: runtime pid ${dead.pid} was gone; ended the service processes it left running: ${ended.join(', ')}\n`);
     }
   }
 
@@ -188,6 +244,10 @@ function readState(file: string): RuntimeState | null {
   } catch {
     return null;
   }
+}
+
+function serves(slot: SlotState | null, version: string): boolean {
+  return Boolean(slot?.running && slot.version === version);
 }
 
 function isAlive(pid: number): boolean {

@@ -3,11 +3,16 @@
 // weighted proxy in front of them. The controller drives it over a small admin HTTP API on
 // loopback, so killing the controller (even with SIGKILL) leaves traffic flowing exactly as it
 // was; a restarted controller finds the runtime through its state file and carries on.
+// Each service process runs in a process group of its own, carrying the runtime's mark
+// (orphans.ts): stopping a slot ends everything the service started, and if the runtime
+// itself dies uncleanly, the next one to start ends what it left behind.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { RUNTIME_MARK } from './orphans.js';
 import { WeightedProxy, type Upstream } from './proxy.js';
 
 export interface RunSpec {
@@ -34,6 +39,8 @@ export interface RuntimeState {
   service: string;
   environment: string;
   pid: number;
+  /** This runtime's mark on the processes it starts (orphans.ts); absent in older state files. */
+  instance?: string;
   adminPort: number;
   proxyPort: number;
   weight: number;
@@ -48,6 +55,8 @@ interface Slot {
   state: SlotState;
   child: ChildProcess;
   log: string[];
+  /** Set once a stop began; resolves when the slot's group is empty. */
+  stopped: Promise<void> | null;
 }
 
 export class LocalRuntime {
@@ -59,6 +68,7 @@ export class LocalRuntime {
   private admin: http.Server | null = null;
   private adminPort = 0;
   private proxyPort = 0;
+  private readonly instance = randomUUID();
 
   constructor(
     readonly service: string,
@@ -66,8 +76,16 @@ export class LocalRuntime {
     private readonly stateFile: string,
   ) {}
 
-  async start(proxyPort: number): Promise<void> {
-    this.proxyPort = await this.proxy.listen(proxyPort);
+  /**
+   * `formerPort`: where the proxy of this service's previous runtime listened, taken again
+   * when no port is configured (`proxyPort` 0) and it is free, so users who were sent there
+   * reach the service again after the runtime is replaced.
+   */
+  async start(proxyPort: number, formerPort = 0): Promise<void> {
+    this.proxyPort =
+      proxyPort === 0 && formerPort > 0
+        ? await this.proxy.listen(formerPort).catch(() => this.proxy.listen(0))
+        : await this.proxy.listen(proxyPort);
     this.admin = http.createServer((req, res) => {
       this.handle(req, res).catch((err: Error) => send(res, 500, { error: err.message }));
     });
@@ -81,6 +99,7 @@ export class LocalRuntime {
       service: this.service,
       environment: this.environment,
       pid: process.pid,
+      instance: this.instance,
       adminPort: this.adminPort,
       proxyPort: this.proxyPort,
       weight: this.weight,
@@ -92,7 +111,8 @@ export class LocalRuntime {
   }
 
   async stop(): Promise<void> {
-    for (const slot of [this.stable, this.canary, this.previous]) if (slot) await stopSlot(slot);
+    // Every slot still holding a process, also one a rollback was still stopping.
+    await Promise.all([...live].map((slot) => stopSlot(slot)));
     await this.proxy.close();
     await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()));
     fs.rmSync(this.stateFile, { force: true });
@@ -130,11 +150,17 @@ export class LocalRuntime {
         const version = String(body.version);
         const current = slot === 'stable' ? this.stable : this.canary;
         if (current && current.state.version === version && current.state.running) return send(res, 200, this.state());
-        if (current) await stopSlot(current);
-        const started = await startSlot(body.spec as RunSpec, version, String(body.digest ?? ''), (s) => this.onExit(s));
-        if (slot === 'stable') this.stable = started;
-        else this.canary = started;
+        // The new process is ready before the one it replaces stops: a stable slot being
+        // refilled (a rollback to a version this runtime lost) never leaves users with nothing.
+        const started = await startSlot(body.spec as RunSpec, version, String(body.digest ?? ''), this.instance, (s) => this.onExit(s));
+        if (slot === 'stable') {
+          this.stable = started;
+        } else {
+          this.canary = started;
+          this.weight = 0; // a new canary takes no traffic until a weight is set for it
+        }
         this.applyRouting();
+        if (current) await stopSlot(current);
         return send(res, 200, this.state());
       }
       case 'POST /weight': {
@@ -168,7 +194,7 @@ export class LocalRuntime {
       case 'POST /rollback': {
         // Traffic first, then clean-up: every new request goes to the old version at once.
         const version = body.stableVersion === undefined ? null : (body.stableVersion as string | null);
-        if (this.previous && (version === null || this.previous.state.version === version)) {
+        if (this.previous?.state.running && (version === null || this.previous.state.version === version)) {
           // After promote: the old stable is still running; put it back.
           const bad = this.stable;
           this.stable = this.previous;
@@ -183,6 +209,8 @@ export class LocalRuntime {
           this.weight = 0;
           const bad = this.canary;
           this.canary = null;
+          // A previous version that exited is nothing to go back to any more.
+          if (this.previous && !this.previous.state.running) this.previous = null;
           this.applyRouting();
           if (bad) void stopSlot(bad);
         }
@@ -220,18 +248,32 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function startSlot(spec: RunSpec, version: string, digest: string, onExit: (s: Slot) => void): Promise<Slot> {
+/** Every slot whose process group may still hold a process: what an exiting runtime must end. */
+const live = new Set<Slot>();
+
+async function startSlot(spec: RunSpec, version: string, digest: string, instance: string, onExit: (s: Slot) => void): Promise<Slot> {
   if (!spec || !Array.isArray(spec.command) || spec.command.length === 0) throw new Error('deploy needs a run spec with a command');
   const port = await freePort();
   const fill = (s: string) => s.replaceAll('{version}', version).replaceAll('{digest}', digest).replaceAll('{port}', String(port));
   const [cmd, ...args] = spec.command.map(fill);
-  const env = { ...process.env, ...Object.fromEntries(Object.entries(spec.env ?? {}).map(([k, v]) => [k, fill(v)])), PORT: String(port), VERSION: version, DIGEST: digest };
-  const child = spawn(cmd, args, { cwd: spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = {
+    ...process.env,
+    ...Object.fromEntries(Object.entries(spec.env ?? {}).map(([k, v]) => [k, fill(v)])),
+    PORT: String(port),
+    VERSION: version,
+    DIGEST: digest,
+    [RUNTIME_MARK]: instance,
+  };
+  // detached: a session and process group of its own (its id is the pid), which is what
+  // stopping the slot signals, so a service's own children stop with it.
+  const child = spawn(cmd, args, { cwd: spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const slot: Slot = {
     state: { version, digest, port, pid: child.pid ?? null, running: true, exitCode: null, startedAt: new Date().toISOString() },
     child,
     log: [],
+    stopped: null,
   };
+  if (slot.state.pid !== null) live.add(slot);
   const keep = (chunk: Buffer) => {
     slot.log.push(chunk.toString());
     if (slot.log.length > 50) slot.log.shift();
@@ -242,10 +284,13 @@ async function startSlot(spec: RunSpec, version: string, digest: string, onExit:
   child.on('exit', (code) => {
     exited = true;
     slot.state.exitCode = code;
+    // Whatever the service started goes with it.
+    void stopSlot(slot);
     onExit(slot);
   });
   child.on('error', (err) => {
     exited = true;
+    live.delete(slot);
     slot.log.push(err.message);
     slot.state.running = false;
   });
@@ -258,21 +303,72 @@ async function startSlot(spec: RunSpec, version: string, digest: string, onExit:
       .catch(() => false);
     if (ok) return slot;
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      void stopSlot(slot, 0);
       throw new Error(`${version} did not answer ${spec.readyPath} within ${spec.readyTimeoutMs} ms: ${slot.log.join('').trim().slice(-500)}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-async function stopSlot(slot: Slot): Promise<void> {
-  if (!slot.state.running || slot.child.exitCode !== null) return;
-  slot.state.running = false;
-  const gone = new Promise<void>((resolve) => slot.child.once('exit', () => resolve()));
-  slot.child.kill('SIGTERM');
-  const timer = setTimeout(() => slot.child.kill('SIGKILL'), 3000);
-  await gone;
+/**
+ * Ends a slot's whole process group: SIGTERM, then SIGKILL for whatever is left after
+ * `graceMs`. Once per slot: a later call waits for the first. A leader that exited by itself
+ * gets here at once from its exit event, while its group id surely still names its group.
+ */
+function stopSlot(slot: Slot, graceMs = 3000): Promise<void> {
+  slot.stopped ??= (async () => {
+    slot.state.running = false;
+    const group = slot.state.pid;
+    if (group !== null && groupAlive(group)) {
+      const leaderGone = slot.child.exitCode !== null || slot.child.signalCode !== null;
+      const exit = leaderGone ? Promise.resolve() : new Promise<void>((resolve) => slot.child.once('exit', () => resolve()));
+      signalGroup(group, 'SIGTERM');
+      if (!(await settled(exit, group, graceMs))) {
+        signalGroup(group, 'SIGKILL');
+        // SIGKILL cannot be caught; the bound only guards against a process stuck in the kernel.
+        await settled(exit, group, 5000);
+      }
+    }
+    live.delete(slot);
+  })();
+  return slot.stopped;
+}
+
+/** SIGKILL to every group still held, at once: for a runtime about to exit. */
+export function killAllSlotsNow(): void {
+  for (const slot of live) if (slot.state.pid !== null) signalGroup(slot.state.pid, 'SIGKILL');
+}
+
+/** True once the leader exited and the group is empty; false when `ms` passed first. */
+async function settled(exit: Promise<void>, group: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const exited = await Promise.race([exit.then(() => true as const), late]);
   clearTimeout(timer);
+  if (!exited) return false;
+  while (groupAlive(group)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+function signalGroup(pgid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, sig);
+  } catch {
+    // the group is gone already
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
