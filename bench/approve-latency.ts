@@ -12,7 +12,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Shipgate } from '../src/app/shipgate.js';
+import { createShipgate, sqlStoreOn } from '../src/main.js';
 import { loadConfig } from '../src/config/load.js';
 import { openDatabase } from '../src/store/db.js';
 
@@ -58,17 +58,17 @@ function configYaml(services: number): string {
 async function prepare(dir: string, url: string | null): Promise<{ tokens: Record<string, string>; ids: number[] }> {
   const cfg = loadConfig(path.join(dir, 'shipgate.yaml'));
   const database = await openDatabase(url ? { url } : { sqlitePath: cfg.store.sqlitePath });
-  const app = new Shipgate({ config: cfg, database });
+  const app = createShipgate({ config: cfg, store: sqlStoreOn(database) });
   const admin = { user: 'carol', via: 'local' as const };
   const tokens: Record<string, string> = {};
-  for (const u of ['alice', 'bob']) tokens[u] = (await app.createToken(admin, u, 'bench')).token;
+  for (const u of ['alice', 'bob']) tokens[u] = (await app.access.createToken(admin, u, 'bench')).token;
   const ids: number[] = [];
   for (let i = 0; i < DEPLOYMENTS + WARMUP / 2; i++) {
     const service = `svc-${i}`;
     const digest = `sha256:${i.toString(16).padStart(64, '0')}`;
-    await app.registerRelease(admin, { service, version: '1.0.0', digest, commit: 'abcdef1' });
-    await app.verifyRelease(admin, service, '1.0.0', 'staging');
-    const { view } = await app.requestDeployment(admin, { service, version: '1.0.0', environment: 'production' });
+    await app.releases.register(admin, { service, version: '1.0.0', digest, commit: 'abcdef1' });
+    await app.releases.verify(admin, service, '1.0.0', 'staging');
+    const { view } = await app.deployments.request(admin, { service, version: '1.0.0', environment: 'production' });
     ids.push(view.deployment.id);
   }
   await database.close();

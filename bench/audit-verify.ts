@@ -20,9 +20,9 @@ import {
   canonicalJson,
   storedRowHash,
   verifyAuditChain,
-  verifyStoredChain,
   verifyStoredRows,
-} from '../src/audit/log.js';
+} from '../src/features/audit/chain.js';
+import { verifyStoredChain } from '../src/features/audit/sql-store.js';
 import { openDatabase } from '../src/store/db.js';
 
 const args = process.argv.slice(2);

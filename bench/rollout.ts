@@ -15,11 +15,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Shipgate } from '../src/app/shipgate.js';
 import { loadConfig } from '../src/config/load.js';
-import { buildController } from '../src/rollout/runner.js';
-import type { RolloutRecord } from '../src/rollout/types.js';
-import { openDatabase } from '../src/store/db.js';
+import type { RolloutRecord } from '../src/domain/rollout.js';
+import { localDriverFor } from '../src/drivers/local/index.js';
+import { buildController } from '../src/features/rollouts/runner.js';
+import { createShipgate, openStore } from '../src/main.js';
 import { startLoad } from '../test/support/load.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -63,16 +63,16 @@ environments:
 );
 
 const config = loadConfig(path.join(dir, 'shipgate.yaml'));
-const database = await openDatabase({ sqlitePath: config.store.sqlitePath });
-const app = new Shipgate({ config, database });
+const app = createShipgate({ config, store: await openStore({ sqlitePath: config.store.sqlitePath }) });
 const actor = { user: 'bench', via: 'local' as const };
-const { controller, local } = buildController(app);
+const local = localDriverFor(config);
+const controller = buildController(app, { drivers: new Map([['production', local]]) });
 let n = 0;
 
 async function rollout(version: string): Promise<{ state: string; record: RolloutRecord; seconds: number }> {
   n++;
-  await app.registerRelease(actor, { service: 'web', version, digest: `sha256:${n.toString(16).padStart(64, '0')}`, commit: `abcdef${n}` });
-  const { view } = await app.requestDeployment(actor, { service: 'web', version, environment: 'production' });
+  await app.releases.register(actor, { service: 'web', version, digest: `sha256:${n.toString(16).padStart(64, '0')}`, commit: `abcdef${n}` });
+  const { view } = await app.deployments.request(actor, { service: 'web', version, environment: 'production' });
   const started = performance.now();
   const d = await controller.run(view.deployment.id, { pollMs: 200, deadlineMs: 600_000 });
   return { state: d.state, record: d.rollout as RolloutRecord, seconds: (performance.now() - started) / 1000 };
@@ -126,6 +126,6 @@ try {
 } finally {
   await load?.stop();
   await local.shutdown('web', 'production');
-  await database.close();
+  await app.store.close();
   fs.rmSync(dir, { recursive: true, force: true });
 }

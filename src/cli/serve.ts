@@ -2,10 +2,12 @@
 // (soak time passing, windows opening, approvals and deployments expiring), and the rollout
 // controller for environments shipgate rolls out to.
 import fs from 'node:fs';
-import type { Shipgate } from '../app/shipgate.js';
+import path from 'node:path';
 import { InputError } from '../errors.js';
-import { buildController, driveRollouts } from '../rollout/runner.js';
+import { buildController, driveRollouts } from '../features/rollouts/runner.js';
+import type { Shipgate } from '../main.js';
 import { buildServer } from '../server/app.js';
+import type { CommandContext } from './run.js';
 
 export interface ServeOptions {
   host: string;
@@ -16,7 +18,7 @@ export interface ServeOptions {
   requestTimeoutMs: number;
 }
 
-export async function serve(app: Shipgate, opts: ServeOptions): Promise<void> {
+export async function serve(sg: Shipgate, opts: ServeOptions, out: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
     throw new InputError(`port must be a whole number from 0 to 65535 (got '${opts.port}')`);
   }
@@ -26,7 +28,7 @@ export async function serve(app: Shipgate, opts: ServeOptions): Promise<void> {
   const tls = opts.tls ? { cert: readPem(opts.tls.cert, 'certificate'), key: readPem(opts.tls.key, 'key') } : undefined;
   let server: ReturnType<typeof buildServer>;
   try {
-    server = buildServer(app, { logger: { level: process.env.SHIPGATE_LOG_LEVEL ?? 'info' }, hardening: { tls, requestTimeoutMs: opts.requestTimeoutMs } });
+    server = buildServer(sg, { logger: { level: process.env.SHIPGATE_LOG_LEVEL ?? 'info' }, hardening: { tls, requestTimeoutMs: opts.requestTimeoutMs } });
   } catch (err) {
     throw new InputError(`cannot use the TLS certificate and key (${opts.tls?.cert}, ${opts.tls?.key}): ${(err as Error).message}`);
   }
@@ -41,14 +43,14 @@ export async function serve(app: Shipgate, opts: ServeOptions): Promise<void> {
   }
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
-  process.stdout.write(`shipgate listening on ${tls ? 'https' : 'http'}://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port} (store: ${app.database.dialect} ${app.database.location})\n`);
+  out(`shipgate listening on ${tls ? 'https' : 'http'}://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port} (store: ${sg.store.kind} ${sg.store.location})\n`);
 
   let running = false;
   const timer = setInterval(async () => {
     if (running) return;
     running = true;
     try {
-      const changed = await app.reconcile();
+      const changed = await sg.deployments.reconcile();
       if (changed) server.log.info({ changed }, 'reconciled open deployments');
     } catch (err) {
       server.log.error({ err: (err as Error).message }, 'reconcile failed');
@@ -59,10 +61,10 @@ export async function serve(app: Shipgate, opts: ServeOptions): Promise<void> {
 
   // The rollout controller, for environments whose config has a rollout: section.
   const stopRollouts = new AbortController();
-  const { controller } = buildController(app, {
+  const controller = buildController(sg, {
     onProgress: (d, message) => server.log.info({ deployment: d.id, state: d.state }, message),
   });
-  const rollouts = driveRollouts(app, controller, {
+  const rollouts = driveRollouts(sg, controller, {
     signal: stopRollouts.signal,
     onError: (id, err) => server.log.error({ deployment: id, err: err.message }, 'rollout step failed'),
   });
@@ -73,7 +75,6 @@ export async function serve(app: Shipgate, opts: ServeOptions): Promise<void> {
       stopRollouts.abort();
       await rollouts;
       await server.close();
-      await app.database.close();
       resolve();
     };
     process.once('SIGTERM', stop);
@@ -87,4 +88,22 @@ function readPem(file: string, what: string): Buffer {
   } catch (err) {
     throw new InputError(`cannot read the TLS ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+}
+
+/** The `serve` command: options over the config's server section. */
+export async function serveCommand(ctx: CommandContext, o: { host?: string; port?: string; reconcileEvery: string; tlsCert?: string; tlsKey?: string }): Promise<void> {
+  const cfg = await ctx.config();
+  if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new InputError('--tls-cert and --tls-key go together');
+  const tls = o.tlsCert && o.tlsKey ? { cert: path.resolve(ctx.io.cwd, o.tlsCert), key: path.resolve(ctx.io.cwd, o.tlsKey) } : cfg.server.tls;
+  await serve(
+    await ctx.local(),
+    {
+      host: o.host ?? cfg.server.host,
+      port: o.port !== undefined ? Number(o.port) : cfg.server.port,
+      reconcileEverySeconds: Number(o.reconcileEvery),
+      tls,
+      requestTimeoutMs: cfg.server.requestTimeoutMs,
+    },
+    ctx.io.out,
+  );
 }

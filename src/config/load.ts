@@ -8,8 +8,9 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Documen
 import type { z } from 'zod';
 import { DEFAULT_MUTABLE_TAGS } from '../domain/release.js';
 import type { ApprovalRule, Freeze, Policy, VulnCounts } from '../domain/types.js';
+import { driverPlugin } from '../drivers/registry.js';
 import { ConfigError } from '../errors.js';
-import type { RolloutPlan } from '../rollout/types.js';
+import type { RolloutPlan } from '../domain/rollout.js';
 import { configSchema, durationMinutes, durationSeconds, type ConfigFile, type PolicyFile } from './schema.js';
 
 export interface ConfigUser {
@@ -30,15 +31,11 @@ export interface ServiceRun {
   ports: Record<string, number>;
 }
 
-export type DriverSettings =
-  | { kind: 'local' }
-  | {
-      kind: 'command';
-      commands: { deploy: string[] | string; setWeight: string[] | string; promote: string[] | string; rollback: string[] | string; finalize?: string[] | string };
-      canaryUrl: string | null;
-      stableUrl: string | null;
-      timeoutMs: number;
-    };
+/** The driver an environment rolls out with, and its own section as the driver resolved it. */
+export interface DriverSettings {
+  kind: string;
+  settings: unknown;
+}
 
 export interface RolloutSettings {
   driver: DriverSettings;
@@ -211,8 +208,9 @@ function crossFieldProblems(cfg: ConfigFile): Problem[] {
     if (env.rollout) {
       const ra: Path = ['environments', i, 'rollout'];
       checkPlan(env.rollout, (field) => [...ra, field], null);
-      if (env.rollout.driver === 'command' && !env.rollout.command) {
-        out.push({ path: [...ra, 'driver'], message: 'driver: command needs a command section with deploy, set_weight, promote and rollback' });
+      const driver = driverPlugin(env.rollout.driver);
+      if (driver.sectionRequired && !(env.rollout as Record<string, unknown>)[driver.kind]) {
+        out.push({ path: [...ra, 'driver'], message: driver.sectionRequired });
       }
     }
     dupes(p.checklist ?? [], [...at, 'checklist'], 'checklist id');
@@ -256,7 +254,7 @@ function resolve(cfg: ConfigFile, file: string): ShipgateConfig {
     environments: cfg.environments.map((env, i) => ({
       name: env.name,
       policy: resolvePolicy(env.policy, env.timezone, i > 0 ? cfg.environments[i - 1].name : null),
-      ...(env.rollout ? { rollout: resolveRollout(env.rollout, servicePlans(cfg, env.name, env.rollout)) } : {}),
+      ...(env.rollout ? { rollout: resolveRollout(env.rollout, servicePlans(cfg, env.name, env.rollout), dir) } : {}),
     })),
   };
 }
@@ -300,24 +298,9 @@ function servicePlans(cfg: ConfigFile, environment: string, r: RolloutFile): Rec
   return out;
 }
 
-function resolveRollout(spec: RolloutFile, servicePlans: Record<string, RolloutPlan>): RolloutSettings {
-  const driver: DriverSettings =
-    spec.driver === 'command' && spec.command
-      ? {
-          kind: 'command',
-          commands: {
-            deploy: spec.command.deploy,
-            setWeight: spec.command.set_weight,
-            promote: spec.command.promote,
-            rollback: spec.command.rollback,
-            ...(spec.command.finalize ? { finalize: spec.command.finalize } : {}),
-          },
-          canaryUrl: spec.command.canary_url ?? null,
-          stableUrl: spec.command.stable_url ?? null,
-          timeoutMs: durationSeconds(spec.command.timeout) * 1000,
-        }
-      : { kind: 'local' };
-  return { driver, plan: planOf(spec), servicePlans };
+function resolveRollout(spec: RolloutFile, servicePlans: Record<string, RolloutPlan>, dir: string): RolloutSettings {
+  const driver = driverPlugin(spec.driver);
+  return { driver: { kind: driver.kind, settings: driver.settings((spec as Record<string, unknown>)[driver.kind], dir) }, plan: planOf(spec), servicePlans };
 }
 
 function planOf(spec: RolloutFile): RolloutPlan {

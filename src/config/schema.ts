@@ -12,30 +12,16 @@ import {
   validateWeeklyPoint,
 } from '../domain/calendar.js';
 import { SEVERITIES, WEEKDAYS } from '../domain/types.js';
+import { DRIVER_KINDS, DRIVERS } from '../drivers/registry.js';
+import { duration } from './duration.js';
+
+export { DURATION, durationMinutes, durationSeconds } from './duration.js';
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 const name = (what: string) =>
   z
     .string()
     .regex(NAME, `${what} must be lower-case letters, digits, '.', '_' or '-', starting with a letter or digit`);
-
-/** "30s", "30m", "1h", "1h30m", "2d", or 0. */
-export const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
-const DURATION_HINT = 'expected a duration such as "30s", "30m", "1h", "1h30m", "2d" or 0';
-const duration = z.union([z.literal(0), z.string().refine((s) => s !== '' && DURATION.test(s), DURATION_HINT)], {
-  error: DURATION_HINT,
-});
-
-export function durationSeconds(d: string | number): number {
-  if (d === 0 || d === '0') return 0;
-  const m = DURATION.exec(String(d));
-  if (!m) throw new Error(`bad duration ${d}`);
-  return Number(m[1] ?? 0) * 86400 + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0);
-}
-
-export function durationMinutes(d: string | number): number {
-  return durationSeconds(d) / 60;
-}
 
 /** A check message from one of the calendar validators (null = fine). */
 const validated = (check: (s: string) => string | null) =>
@@ -163,20 +149,12 @@ const plan = {
 };
 
 const rolloutSchema = z.strictObject({
-  driver: z.enum(['local', 'command']).default('local').describe('local: shipgate runs the processes and the proxy; command: your scripts'),
-  command: z
-    .strictObject({
-      deploy: z.union([z.string(), z.array(z.string()).min(1)]),
-      set_weight: z.union([z.string(), z.array(z.string()).min(1)]),
-      promote: z.union([z.string(), z.array(z.string()).min(1)]),
-      rollback: z.union([z.string(), z.array(z.string()).min(1)]),
-      finalize: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
-      canary_url: z.string().url().optional(),
-      stable_url: z.string().url().optional(),
-      timeout: duration.default('5m'),
-    })
-    .optional()
-    .describe('the command driver: scripts run with SHIPGATE_* variables'),
+  driver: z
+    .enum(DRIVER_KINDS)
+    .default('local')
+    .describe(DRIVERS.map((d) => `${d.kind}: ${d.description}`).join('; ')),
+  // Each driver's own section, keyed by its kind (drivers/<kind>/index.ts).
+  ...(Object.fromEntries(DRIVERS.filter((d) => d.section).map((d) => [d.kind, d.section!.optional()])) as Record<string, z.ZodOptional<z.ZodType>>),
   steps: plan.steps.default([10, 50, 100]),
   min_step: plan.min_step.default('30s'),
   max_step: plan.max_step.default('10m'),

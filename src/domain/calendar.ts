@@ -10,10 +10,20 @@
 // - fall back: a wall time that happens twice resolves to its *second* occurrence (luxon's
 //   choice: the offset after the change). A window 02:00–03:00 on that day is open during the
 //   second pass through 02:00–03:00 only, one hour long like every other day.
-import Holidays from 'date-holidays';
+import { createRequire } from 'node:module';
 import { DateTime, IANAZone } from 'luxon';
 import { InputError } from '../errors.js';
 import { type Calendar, type Freeze, WEEKDAYS, type Weekday } from './types.js';
+
+type HolidaysClass = typeof import('date-holidays').default;
+let holidaysClass: HolidaysClass | null = null;
+
+/** The holiday calendars (a large data set), loaded the first time a holiday is asked about:
+ * most commands never need them. */
+function Holidays(country?: string, state?: string): InstanceType<HolidaysClass> {
+  holidaysClass ??= createRequire(import.meta.url)('date-holidays') as HolidaysClass;
+  return country === undefined ? new holidaysClass() : state === undefined ? new holidaysClass(country) : new holidaysClass(country, state);
+}
 
 export interface WindowStatus {
   open: boolean;
@@ -119,10 +129,10 @@ export function validateMonthDay(s: string): string | null {
 
 export function validateHolidayCountry(country: string, region?: string): string | null {
   const code = typeof country === 'string' ? country.toUpperCase() : '';
-  const countries = new Holidays().getCountries('en');
+  const countries = Holidays().getCountries('en');
   if (!countries[code]) return `unknown holiday country '${country}'; use an ISO 3166-1 code such as NL, DE or US`;
   if (region === undefined) return null;
-  const states = new Holidays().getStates(code, 'en') ?? {};
+  const states = Holidays().getStates(code, 'en') ?? {};
   if (!states[regionCode(code, region)]) {
     const known = Object.keys(states);
     return `unknown region '${region}' for ${code}${known.length ? `; known: ${known.join(', ')}` : '; it has no regions'}`;
@@ -234,7 +244,7 @@ function publicHolidayDates(country: string, region: string | undefined, year: n
   const key = `${code}/${region ?? ''}/${year}`;
   let dates = holidayCache.get(key);
   if (!dates) {
-    const hd = region ? new Holidays(code, regionCode(code, region)) : new Holidays(code);
+    const hd = region ? Holidays(code, regionCode(code, region)) : Holidays(code);
     dates = hd
       .getHolidays(year)
       .filter((h) => h.type === 'public')

@@ -2,9 +2,8 @@
 // bringing its schema up to date. Also the one transaction helper every state change uses.
 import fs from 'node:fs';
 import path from 'node:path';
-import SQLite from 'better-sqlite3';
+import type SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
-import pg from 'pg';
 import { ShipgateError, StoreError } from '../errors.js';
 import { guarded } from './availability.js';
 import { type Dialect, migrationProvider } from './migrations.js';
@@ -44,6 +43,8 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
       throw new StoreError(`database url must start with postgres:// (got ${redactUrl(opts.url)})`);
     }
     const location = redactUrl(opts.url);
+    // Each engine's client is loaded only when that engine is used.
+    const { default: pg } = await import('pg');
     const pool = new pg.Pool({ connectionString: opts.url, max: 10, connectionTimeoutMillis: 5000 });
     // An idle connection the server cut (a restart, pg_terminate_backend) is reported here and
     // dropped by the pool; the next query opens a fresh one or fails as a StoreError. Without
@@ -56,7 +57,8 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     let sqlite: SQLite.Database;
     try {
       if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-      sqlite = new SQLite(file);
+      const { default: Sqlite } = await import('better-sqlite3');
+      sqlite = new Sqlite(file);
       sqlite.pragma('journal_mode = WAL');
       sqlite.pragma('busy_timeout = 10000');
       sqlite.pragma('foreign_keys = ON');

@@ -11,7 +11,7 @@ import { configJsonSchema } from '../../src/config/schema.js';
 import { initTemplate } from '../../src/config/template.js';
 import type { Deployment } from '../../src/domain/types.js';
 import { ConfigError } from '../../src/errors.js';
-import { targetsFor } from '../../src/rollout/targets.js';
+import { targetsFor } from '../../src/features/rollouts/targets.js';
 import { tempDir } from '../support/databases.js';
 
 const BASE = `version: 1

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
 import { sql } from 'kysely';
-import { Shipgate } from '../../src/app/shipgate.js';
+import { createShipgate, sqlStoreOn } from '../../src/main.js';
 import { buildServer } from '../../src/server/app.js';
 import { openDatabase } from '../../src/store/db.js';
 import { cliIn } from '../support/cli.js';
@@ -88,10 +88,10 @@ test('PostgreSQL cut, stopped and started again: serve stays up, answers 503 sto
 test('a SQLite store whose disk is full or that is read-only answers 503 naming the file, and writes nothing half-way', async () => {
   const file = path.join(tempDir('shipgate-full-'), 'shipgate.db');
   const database = await openDatabase({ sqlitePath: file });
-  const app = new Shipgate({ config: testConfig(), database });
+  const app = createShipgate({ config: testConfig(), store: sqlStoreOn(database) });
   const server = buildServer(app);
   try {
-    const { token } = await app.createToken({ user: 'admin', via: 'local' }, 'carol', 'test');
+    const { token } = await app.access.createToken({ user: 'admin', via: 'local' }, 'carol', 'test');
     const register = (version: string) =>
       server.inject({
         method: 'POST',
@@ -115,7 +115,7 @@ test('a SQLite store whose disk is full or that is read-only answers 503 naming 
     assert.match(full.json().error.message, new RegExp(`the store is unavailable \\(sqlite ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\): database or disk is full`));
     const listed = await server.inject({ method: 'GET', url: '/api/v1/releases', headers: { authorization: `Bearer ${token}` } });
     assert.equal(listed.json().releases.length, accepted + 1, 'the refused release is not half-written');
-    assert.equal((await app.verifyAudit()).ok, true);
+    assert.equal((await app.audit.verify()).ok, true);
 
     await sql.raw('pragma query_only = 1').execute(database.db);
     const readOnly = await register('1.0.2');

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { Shipgate } from '../../src/app/shipgate.js';
+import { createShipgate, sqlStoreOn } from '../../src/main.js';
 import { buildServer } from '../../src/server/app.js';
 import type { Database } from '../../src/store/db.js';
 import { testConfig } from '../support/config.js';
@@ -38,8 +38,8 @@ for (const kind of STORE_KINDS) {
 
     before(async () => {
       database = await freshDatabase(kind);
-      const app = new Shipgate({ config: testConfig(), database, now: () => clock.now });
-      for (const u of ['alice', 'bob', 'carol', 'dana', 'erin', 'gina']) tokens[u] = (await app.createToken({ user: 'admin', via: 'local' }, u, 'test')).token;
+      const app = createShipgate({ config: testConfig(), store: sqlStoreOn(database), now: () => clock.now });
+      for (const u of ['alice', 'bob', 'carol', 'dana', 'erin', 'gina']) tokens[u] = (await app.access.createToken({ user: 'admin', via: 'local' }, u, 'test')).token;
       server = buildServer(app, { bodyLimit: 256 * 1024 });
       await server.listen({ host: '127.0.0.1', port: 0 });
       const addr = server.server.address() as { port: number };

@@ -4,7 +4,7 @@
 // (SHIPGATE_FUZZ_SEED). Whatever comes in, the answer is never a 5xx, on either store.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { Shipgate } from '../../src/app/shipgate.js';
+import { createShipgate, OPERATIONS, sqlStoreOn } from '../../src/main.js';
 import { buildServer } from '../../src/server/app.js';
 import { openApiDocument } from '../../src/server/openapi.js';
 import type { Database } from '../../src/store/db.js';
@@ -65,16 +65,16 @@ for (const kind of STORE_KINDS) {
     test(`${REQUESTS} hostile requests: never a 5xx`, async () => {
       database = await freshDatabase(kind);
       const clock = { now: new Date('2026-11-24T09:00:00Z') };
-      const app = new Shipgate({ config: testConfig(), database, now: () => clock.now });
+      const app = createShipgate({ config: testConfig(), store: sqlStoreOn(database), now: () => clock.now });
       const admin = { user: 'admin', via: 'local' as const };
-      const tokens = await Promise.all(['alice', 'bob', 'carol'].map(async (u) => (await app.createToken(admin, u, 'fuzz')).token));
+      const tokens = await Promise.all(['alice', 'bob', 'carol'].map(async (u) => (await app.access.createToken(admin, u, 'fuzz')).token));
       // Something to find: a release verified in staging, one deployment waiting for approval.
-      await app.registerRelease({ user: 'carol', via: 'local' }, { service: 'web', version: '1.4.2', digest: `sha256:${'ab'.repeat(32)}`, commit: 'abc1234' });
-      await app.verifyRelease({ user: 'carol', via: 'local' }, 'web', '1.4.2', 'staging');
+      await app.releases.register({ user: 'carol', via: 'local' }, { service: 'web', version: '1.4.2', digest: `sha256:${'ab'.repeat(32)}`, commit: 'abc1234' });
+      await app.releases.verify({ user: 'carol', via: 'local' }, 'web', '1.4.2', 'staging');
       clock.now = new Date('2026-11-24T10:01:00Z');
-      await app.requestDeployment({ user: 'carol', via: 'local' }, { service: 'web', version: '1.4.2', environment: 'production' });
+      await app.deployments.request({ user: 'carol', via: 'local' }, { service: 'web', version: '1.4.2', environment: 'production' });
       const server = buildServer(app, { bodyLimit: 256 * 1024 });
-      const routes = Object.entries((openApiDocument() as { paths: Record<string, Record<string, unknown>> }).paths).flatMap(([p, methods]) =>
+      const routes = Object.entries((openApiDocument(OPERATIONS) as { paths: Record<string, Record<string, unknown>> }).paths).flatMap(([p, methods]) =>
         Object.keys(methods).map((m) => ({ path: p, method: m.toUpperCase() })),
       );
       const rand = mulberry32(SEED);
@@ -102,7 +102,7 @@ for (const kind of STORE_KINDS) {
       }
       assert.deepEqual(bad.slice(0, 10), [], `${bad.length} of ${REQUESTS} requests got a 5xx (seed ${SEED}); statuses ${JSON.stringify(Object.fromEntries(seen))}`);
       assert.ok((seen.get(200) ?? 0) + (seen.get(201) ?? 0) > 20, `some requests succeed too: ${JSON.stringify(Object.fromEntries(seen))}`);
-      assert.equal((await app.verifyAudit()).ok, true);
+      assert.equal((await app.audit.verify()).ok, true);
     });
   });
 }

@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { Shipgate } from '../../src/app/shipgate.js';
+import { createShipgate, sqlStoreOn } from '../../src/main.js';
 import { buildServer } from '../../src/server/app.js';
 import type { Database } from '../../src/store/db.js';
 import { cliIn } from '../support/cli.js';
@@ -27,8 +27,8 @@ describe('HTTP hardening', () => {
 
   before(async () => {
     database = await freshDatabase('sqlite');
-    const app = new Shipgate({ config: testConfig(), database });
-    token = (await app.createToken({ user: 'admin', via: 'local' }, 'carol', 'test')).token;
+    const app = createShipgate({ config: testConfig(), store: sqlStoreOn(database) });
+    token = (await app.access.createToken({ user: 'admin', via: 'local' }, 'carol', 'test')).token;
     server = buildServer(app, { hardening: { requestTimeoutMs: 1500 } });
     await server.listen({ host: '127.0.0.1', port: 0 });
     port = (server.server.address() as net.AddressInfo).port;
@@ -75,7 +75,7 @@ describe('HTTP hardening', () => {
 
   test('failed authentications are limited per address: past the limit 429 with Retry-After, until the window ends', async () => {
     // A server of its own, so no failure from another test counts here.
-    const app = new Shipgate({ config: testConfig(), database });
+    const app = createShipgate({ config: testConfig(), store: sqlStoreOn(database) });
     const limited = buildServer(app, { hardening: { authFailures: { max: 5, windowMs: 3000 } } });
     await limited.listen({ host: '127.0.0.1', port: 0 });
     after(() => limited.close());

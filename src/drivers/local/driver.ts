@@ -1,15 +1,14 @@
 // The `local` driver: the embedded default. Each service and environment gets a local runtime
 // process (runtime.ts) holding the service's processes and the weighted proxy; this driver
 // finds it through its state file (starting it when there is none) and drives it over its
-// admin API. The runtime's request records are the builtin metrics source. A runtime that
+// admin API. The runtime's request records feed the builtin metrics source (src/metrics). A runtime that
 // died is replaced by a new one on the same proxy address, after what it left running is ended;
 // the versions a rollout needs are then started again (a rollback brings its stable back).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MetricsSource, RequestRecord } from '../../rollout/analysis.js';
-import { type Driver, DriverError, type RolloutContext, type TargetObservation } from '../types.js';
+import { type Driver, DriverError, type RequestRecord, type RolloutContext, type TargetObservation } from '../driver.js';
 import { endOrphans, RUNTIME_MARK, runsRuntime } from './orphans.js';
 import type { ProxyRecord } from './proxy.js';
 import type { RunSpec, RuntimeState, SlotState } from './runtime.js';
@@ -19,8 +18,14 @@ export interface LocalServiceSpec extends RunSpec {
   proxyPort: number;
 }
 
-const RUNTIME_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'runtime-main.ts');
-const TSX = fileURLToPath(import.meta.resolve('tsx'));
+/** How to start a runtime process: the compiled entry beside this file, or in a checkout run
+ * from its TypeScript sources, the source entry through tsx. */
+function runtimeCommand(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  const fromSource = here.endsWith('.ts');
+  const entry = path.join(path.dirname(here), fromSource ? 'runtime-main.ts' : 'runtime-main.js');
+  return fromSource ? ['--import', fileURLToPath(import.meta.resolve('tsx')), entry] : [entry];
+}
 
 export class LocalDriver implements Driver {
   readonly kind = 'local';
@@ -62,7 +67,7 @@ export class LocalDriver implements Driver {
     const env = { ...process.env };
     delete env[RUNTIME_MARK]; // the runtime is not one of the processes of another runtime
     const former = existing?.proxyPort ?? 0;
-    const child = spawn(process.execPath, ['--import', TSX, RUNTIME_MAIN, service, environment, file, String(spec.proxyPort), String(former)], {
+    const child = spawn(process.execPath, [...runtimeCommand(), service, environment, file, String(spec.proxyPort), String(former)], {
       detached: true,
       stdio: ['ignore', log, log],
       env,
@@ -174,22 +179,20 @@ export class LocalDriver implements Driver {
     this.known.delete(key(service, environment));
   }
 
-  /** The builtin metrics source: the proxy's request records. */
-  metrics(service: string, environment: string): MetricsSource {
+  /** The proxy's request records after `after` (its sequence number), and where they end. */
+  async records(service: string, environment: string, after: number): Promise<{ records: RequestRecord[]; next: number }> {
     // A runtime that dies while its records are read is a failed target, which the controller
     // answers with a rollback, not a controller that stops on an unknown error.
-    const failed = (err: unknown): never => {
+    const rt = (await this.runtime(service, environment))!;
+    const page = await this.admin<{ records: ProxyRecord[]; next: number }>(rt, 'GET', `/records?after=${after}`).catch((err: unknown): never => {
       throw err instanceof DriverError ? err : new DriverError('metrics', (err as Error).message);
-    };
-    return {
-      cursor: async () => String((await this.runtime(service, environment))!.lastSeq),
-      read: async (cursor) => {
-        const rt = (await this.runtime(service, environment))!;
-        const page = await this.admin<{ records: ProxyRecord[]; next: number }>(rt, 'GET', `/records?after=${Number(cursor ?? 0)}`).catch(failed);
-        const records: RequestRecord[] = page.records.map((r) => ({ at: r.at, version: r.version, status: r.status, latencyMs: r.latencyMs, error: r.error }));
-        return { records, cursor: String(page.next) };
-      },
-    };
+    });
+    return { records: page.records.map((r) => ({ at: r.at, version: r.version, status: r.status, latencyMs: r.latencyMs, error: r.error })), next: page.next };
+  }
+
+  /** The sequence number of the proxy's last record: "from now on". */
+  async lastRecord(service: string, environment: string): Promise<number> {
+    return (await this.runtime(service, environment))!.lastSeq;
   }
 
   private async must(ctx: RolloutContext): Promise<RuntimeState> {

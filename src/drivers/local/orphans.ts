@@ -48,7 +48,7 @@ export async function endOrphans(instance: string, graceMs = 3000): Promise<numb
 export function runsRuntime(pid: number, stateFile: string): boolean {
   try {
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.some((a) => a.endsWith('runtime-main.ts')) && argv.includes(stateFile);
+    return argv.some((a) => /runtime-main\.[jt]s$/.test(a)) && argv.includes(stateFile);
   } catch {
     return false;
   }

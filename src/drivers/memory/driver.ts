@@ -2,7 +2,7 @@
 // told (versions, weight, which one serves). It ships beside the real drivers so the rollout
 // controller can be tested one step at a time without processes or sockets, and so a user can
 // dry-run a rollout plan. `fail` makes one action throw, as a refusing target would.
-import { type Driver, DriverError, type RolloutContext, type TargetObservation } from '../types.js';
+import { type Driver, DriverError, type RolloutContext, type TargetObservation } from '../driver.js';
 
 export interface MemoryTarget {
   stable: string | null;

@@ -1,0 +1,34 @@
+// The config commands: write the commented example, print the JSON Schema, check the file.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CommandContext, Outcome } from '../cli/run.js';
+import { EXIT } from '../errors.js';
+
+export async function init(ctx: CommandContext, o: { force?: boolean }): Promise<Outcome> {
+  const file = ctx.configFile();
+  if (fs.existsSync(file) && !o.force) {
+    ctx.io.err(`shipgate: ${file} already exists; use --force to overwrite it\n`);
+    return { json: { error: { code: 'conflict', message: `${file} already exists` } }, human: null, exit: EXIT.usage };
+  }
+  const [{ initTemplate }, { configJsonSchema }] = await Promise.all([import('./template.js'), import('./schema.js')]);
+  fs.writeFileSync(file, initTemplate());
+  const schemaFile = path.join(path.dirname(file), 'shipgate.schema.json');
+  fs.writeFileSync(schemaFile, `${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+  return {
+    json: { config: file, schema: schemaFile },
+    human: `wrote ${path.relative(ctx.io.cwd, file) || file} and ${path.basename(schemaFile)} (for editors)\nnext: create an API token for each user who will use the server: shipgate token create <user>`,
+  };
+}
+
+export async function schema(ctx: CommandContext): Promise<void> {
+  const { configJsonSchema } = await import('./schema.js');
+  ctx.io.out(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+}
+
+export async function validate(ctx: CommandContext): Promise<Outcome> {
+  const cfg = await ctx.config();
+  return {
+    json: { ok: true, services: cfg.services.length, environments: cfg.environments.map((e) => e.name), users: cfg.users.length },
+    human: `${cfg.file}: ok — ${cfg.services.length} service(s), environments ${cfg.environments.map((e) => e.name).join(' → ')}, ${cfg.users.length} user(s)`,
+  };
+}

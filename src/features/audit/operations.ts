@@ -1,0 +1,38 @@
+// The audit log over HTTP (and the CLI's `audit` commands): pages of events, the chain
+// verified, and the whole log streamed as JSON lines.
+import { z } from 'zod';
+import { operation } from '../../server/operation.js';
+import { count, MAX_ID } from '../../server/schemas.js';
+
+export const auditEvents = operation({
+  method: 'GET',
+  path: '/api/v1/audit',
+  summary: 'Audit events in sequence order',
+  permission: 'user',
+  query: z.object({ after: count('after', 0, MAX_ID).optional(), limit: count('limit', 1, 1000).optional(), subject: z.string().max(300).optional() }).strict(),
+  async handle({ query }, sg) {
+    return { events: await sg.audit.events({ afterSeq: query.after, limit: query.limit ?? 100, subject: query.subject }) };
+  },
+});
+
+export const verifyAudit = operation({
+  method: 'GET',
+  path: '/api/v1/audit/verify',
+  summary: 'Verify the hash chain; names the first bad event',
+  permission: 'user',
+  async handle(_input, sg) {
+    return { result: await sg.audit.verify() };
+  },
+});
+
+export const exportAudit = operation({
+  method: 'GET',
+  path: '/api/v1/audit/export',
+  summary: 'All audit events as JSON lines',
+  permission: 'user',
+  async handle(_input, sg) {
+    return { contentType: 'application/x-ndjson', write: (out) => sg.audit.export(out) };
+  },
+});
+
+export const auditOperations = [auditEvents, verifyAudit, exportAudit];

@@ -1,0 +1,163 @@
+// How a deployment moves: the gate evaluated on the facts the store holds, the state its
+// outcome calls for, and each transition written with its audit event. Shared by the
+// deployment, decision and rollout services; every function runs inside the caller's
+// transaction.
+import { GATE_STATES, isFinal, pathBetween, assertTransition } from '../../domain/deployment.js';
+import { evaluateGate, type GateOutcome, type GateResult } from '../../domain/gate.js';
+import type { Approval, ChecklistTick, Deployment, DeploymentState, DeploymentType, Release } from '../../domain/types.js';
+import { NotFoundError } from '../../errors.js';
+import type { Stores } from '../../store/store.js';
+import { type Actor, SYSTEM } from '../access/actor.js';
+import { deploymentSubject, record } from '../audit/record.js';
+import type { Directory } from '../directory.js';
+import { releaseById } from '../releases/service.js';
+
+export interface GateFacts {
+  release: Release;
+  environment: string;
+  type: DeploymentType;
+  incident: string | null;
+  requestedBy: string;
+  expectedDigest: string | null;
+  approvals: Approval[];
+  ticks: ChecklistTick[];
+  previousRelease: Release | null;
+}
+
+export class Lifecycle {
+  constructor(
+    readonly directory: Directory,
+    readonly now: () => Date,
+  ) {}
+
+  async evaluate(q: Stores, f: GateFacts): Promise<GateResult> {
+    const [verifications, ranBefore] = await Promise.all([
+      q.releases.verifications(f.release.id),
+      f.type === 'rollback' ? q.deployments.succeededWith(f.release.id, f.environment) : Promise.resolve(false),
+    ]);
+    return evaluateGate({
+      now: this.now(),
+      environment: f.environment,
+      policy: this.directory.policy(f.environment),
+      release: f.release,
+      type: f.type,
+      incident: f.incident,
+      requestedBy: f.requestedBy,
+      expectedDigest: f.expectedDigest,
+      verifications,
+      previousRelease: f.previousRelease,
+      releaseRanHereBefore: ranBefore,
+      approvals: f.approvals,
+      ticks: f.ticks,
+    });
+  }
+
+  /** The gate of a stored deployment as it stands now (lapsed approvals left out). */
+  async gateOf(q: Stores, d: Deployment, expectedDigest: string | null): Promise<GateResult> {
+    const [release, approvals, ticks, previousRelease] = await Promise.all([
+      releaseById(q, d.releaseId),
+      q.deployments.approvals(d.id),
+      q.deployments.ticks(d.id),
+      d.previousReleaseId ? releaseById(q, d.previousReleaseId) : Promise.resolve(null),
+    ]);
+    return this.evaluate(q, {
+      release,
+      environment: d.environment,
+      type: d.type,
+      incident: d.incident,
+      requestedBy: d.requestedBy,
+      expectedDigest,
+      approvals: approvals.filter((a) => !a.lapsedAt),
+      ticks,
+      previousRelease,
+    });
+  }
+
+  /**
+   * Evaluates the gate of a deployment inside the caller's transaction and moves it to the
+   * state the outcome calls for, auditing lapsed approvals, the evaluation and each move.
+   */
+  async reevaluate(tx: Stores, actor: Actor, d: Deployment, expectedDigest: string | null): Promise<Deployment> {
+    const policy = this.directory.policy(d.environment);
+    const now = this.now();
+    if (now.getTime() - Date.parse(d.requestedAt) >= policy.deploymentTtlMinutes * 60_000) {
+      return this.transition(tx, SYSTEM, d, 'expired', `not started within ${policy.deploymentTtlMinutes} min of the request`);
+    }
+    const gate = await this.gateOf(tx, d, expectedDigest);
+    for (const a of gate.approvals.expired) {
+      await tx.deployments.markApprovalLapsed(a.id, now.toISOString());
+      await record(tx, now, SYSTEM, 'approval.expired', deploymentSubject(d), { approvalId: a.id, user: a.user, role: a.role, approvedAt: a.at, ttlMinutes: policy.approvalTtlMinutes });
+    }
+    const changed = JSON.stringify(gate.checks.map((c) => [c.id, c.status])) !== JSON.stringify(d.checks.map((c) => [c.id, c.status]));
+    if (changed) {
+      await record(tx, now, actor, 'gate.evaluated', deploymentSubject(d), {
+        outcome: gate.outcome,
+        checks: Object.fromEntries(gate.checks.map((c) => [c.id, c.status])),
+        bypassed: gate.bypassed,
+        ...(d.type === 'hotfix' ? { hotfix: { incident: d.incident } } : {}),
+      });
+    }
+    const target = stateFor(gate.outcome);
+    const reason = gate.outcome === 'rejected' || gate.outcome === 'failed' ? gate.summary : null;
+    let current = d;
+    if (target !== current.state) {
+      for (const state of pathBetween(d.id, current.state, target)) {
+        current = await this.transition(tx, actor, current, state, state === target ? reason : null, gate.checks);
+      }
+    } else if (changed || JSON.stringify(gate.checks) !== JSON.stringify(d.checks)) {
+      current = await tx.deployments.update(current, { checks: gate.checks, updatedAt: now.toISOString() });
+    }
+    return current;
+  }
+
+  async transition(tx: Stores, actor: Actor, d: Deployment, to: DeploymentState, reason: string | null, checks?: Deployment['checks'], rollout?: unknown): Promise<Deployment> {
+    assertTransition(d.id, d.state, to);
+    const next = await tx.deployments.update(d, {
+      state: to,
+      reason: reason ?? (isFinal(to) ? null : d.reason),
+      checks,
+      rollout,
+      open: !isFinal(to),
+      updatedAt: this.now().toISOString(),
+    });
+    await record(tx, this.now(), actor, 'deployment.state', deploymentSubject(d), {
+      from: d.state,
+      to,
+      reason,
+      type: d.type,
+      ...(d.type === 'hotfix' ? { incident: d.incident } : {}),
+    });
+    return next;
+  }
+
+  /** What the deployment waits for, in one sentence; null once it ended. */
+  waitingFor(d: Deployment): string | null {
+    if (isFinal(d.state)) return null;
+    if (d.state === 'approved') return 'the rollout to start';
+    if (!GATE_STATES.includes(d.state)) return 'the rollout to finish';
+    const open = d.checks.filter((c) => c.status === 'pending' || c.status === 'fail');
+    return open.length ? open.map((c) => `${c.id}: ${c.reason}`).join('; ') : 'a gate evaluation';
+  }
+}
+
+/** The state a gate outcome puts a deployment in. */
+export function stateFor(outcome: GateOutcome): DeploymentState {
+  switch (outcome) {
+    case 'pass':
+      return 'approved';
+    case 'waiting_for_window':
+      return 'waiting_for_window';
+    case 'blocked':
+      return 'awaiting_approval';
+    case 'failed':
+      return 'failed';
+    case 'rejected':
+      return 'rejected';
+  }
+}
+
+export async function deploymentById(q: Stores, id: number): Promise<Deployment> {
+  const d = await q.deployments.find(id);
+  if (!d) throw new NotFoundError(`no deployment ${id}`);
+  return d;
+}

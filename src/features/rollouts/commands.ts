@@ -1,0 +1,91 @@
+// The rollout commands: run a rollout in the foreground, a person's rollback or resume, the
+// rollback rehearsal, and the local driver's runtimes.
+import fs from 'node:fs';
+import path from 'node:path';
+import { idArg } from '../../cli/args.js';
+import { exitFor, formatDeployment } from '../../cli/output.js';
+import type { CommandContext, Outcome } from '../../cli/run.js';
+import { isFinal } from '../../domain/deployment.js';
+import { localDriverFor } from '../../drivers/local/index.js';
+import type { RuntimeState } from '../../drivers/local/runtime.js';
+import { EXIT, InputError, NotFoundError } from '../../errors.js';
+import { resume as resumeOp, rollback as rollbackOp } from './operations.js';
+import { rehearseRollback } from './rehearse.js';
+import { buildController } from './runner.js';
+
+export async function rollout(ctx: CommandContext, idText: string, o: { poll: string }): Promise<Outcome> {
+  ctx.localOnly('rollout runs the controller here, on the local store; against a server, `shipgate serve` runs it');
+  const sg = await ctx.local();
+  const id = idArg(idText);
+  const view = await sg.deployments.get(id);
+  const d0 = view.deployment;
+  if (!sg.directory.rollsOut(d0.environment)) {
+    throw new InputError(`${d0.environment} has no rollout: section in ${sg.config.file}: shipgate does not roll deployments out there (use start and complete)`);
+  }
+  if (['requested', 'checking', 'awaiting_approval'].includes(d0.state)) {
+    const why = `deployment ${id} is ${d0.state}, not approved: its rollout starts once it is; waiting for ${view.waitingFor}`;
+    return { json: { deployment: d0, waitingFor: view.waitingFor, message: why }, human: why, exit: EXIT.blocked };
+  }
+  if (isFinal(d0.state)) {
+    const why = `deployment ${id} has already ended: ${d0.state}${d0.reason ? ` (${d0.reason})` : ''}`;
+    return { json: { deployment: d0, message: why }, human: why, exit: exitFor(d0.state) };
+  }
+  if (d0.state === 'waiting_for_window' && !ctx.json) ctx.io.out(`deployment ${id} is approved and waits for its window; it starts here when it opens: ${view.waitingFor}\n`);
+  const started = Date.now();
+  let lastCollecting = 0;
+  const controller = buildController(sg, {
+    onProgress: (d, message) => {
+      if (ctx.json) return;
+      // "Still collecting evidence" comes every poll: show it every 2 s, everything else at once.
+      if (/^\d+%: \d+ canary/.test(message)) {
+        if (Date.now() - lastCollecting < 2000) return;
+        lastCollecting = Date.now();
+      }
+      ctx.io.out(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${d.service} ${d.version} → ${d.environment}: ${message}\n`);
+    },
+  });
+  const d = await controller.run(id, { pollMs: Number(o.poll) });
+  // The progress lines were the human output.
+  return { json: { deployment: d }, human: null, exit: exitFor(d.state) };
+}
+
+export async function rollback(ctx: CommandContext, id: string, o: { reason: string }): Promise<Outcome> {
+  const out = await (await ctx.client()).call(rollbackOp, { params: { id: idArg(id) }, body: { reason: o.reason } });
+  return { json: out, human: `${formatDeployment(out)}\nrollback requested; the controller acts on it at its next step` };
+}
+
+export async function resume(ctx: CommandContext, id: string): Promise<Outcome> {
+  const out = await (await ctx.client()).call(resumeOp, { params: { id: idArg(id) } });
+  return { json: out, human: `${formatDeployment(out)}\nresume requested` };
+}
+
+export async function rehearse(ctx: CommandContext, service: string, version: string, environment: string | undefined, o: { out?: string }): Promise<Outcome> {
+  ctx.localOnly('rehearse drives the local runtime: run it where the store and the runtime are');
+  ctx.requireUser();
+  const sg = await ctx.local();
+  const env = environment ?? 'staging';
+  const report = await rehearseRollback(sg, ctx.actor(), service, version, env);
+  const file = path.resolve(ctx.io.cwd, o.out ?? path.join(path.dirname(sg.config.store.sqlitePath), 'rehearsals', `${service}-${version}-${env}.json`));
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  const human = [
+    `rollback rehearsal of ${service} ${version} in ${env} (back to ${report.stableVersion}): ${report.ok ? 'ok' : 'FAILED'}`,
+    `  deploy:   ready in ${report.msToDeploy ?? '-'} ms, serving all traffic with smoke tests passed in ${report.msToServe ?? '-'} ms`,
+    `  rollback: traffic on ${report.stableVersion} in ${report.msToTraffic ?? '-'} ms, verified in ${report.msToVerified ?? '-'} ms`,
+    ...report.problems.map((p) => `  ✘ ${p}`),
+    `  report: ${file}`,
+  ].join('\n');
+  return { json: { report, file }, human, exit: report.ok ? EXIT.ok : EXIT.failed };
+}
+
+export async function runtimeShow(ctx: CommandContext, service: string, environment: string): Promise<Outcome> {
+  const rt = await localDriverFor(await ctx.config()).runtime(service, environment, false);
+  if (!rt) throw new NotFoundError(`no local runtime is running for ${service} in ${environment}`);
+  const slot = (s: RuntimeState['stable']) => (s ? `${s.version} on :${s.port} (${s.running ? 'running' : `exited ${s.exitCode ?? ''}`})` : 'none');
+  return { json: rt, human: `${service} in ${environment}: proxy http://127.0.0.1:${rt.proxyPort}\n  stable  ${slot(rt.stable)}\n  canary  ${slot(rt.canary)} at ${rt.weight}%` };
+}
+
+export async function runtimeStop(ctx: CommandContext, service: string, environment: string): Promise<Outcome> {
+  await localDriverFor(await ctx.config()).shutdown(service, environment);
+  return { json: { stopped: { service, environment } }, human: `stopped ${service} in ${environment}` };
+}

@@ -1,0 +1,113 @@
+// The composition root: the only place that knows every concrete class. It opens the store
+// (SQLite, PostgreSQL or memory), builds each feature's service on it, and lists the HTTP
+// operations; the server, the CLI and the tests all start from here.
+import type { Kysely } from 'kysely';
+import type { ShipgateConfig } from './config/load.js';
+import { AccessService } from './features/access/service.js';
+import { MemoryAccessStore } from './features/access/memory-store.js';
+import { SqlAccessStore } from './features/access/sql-store.js';
+import { MemoryAuditStore } from './features/audit/memory-store.js';
+import { AuditService } from './features/audit/service.js';
+import { SqlAuditStore } from './features/audit/sql-store.js';
+import { DecisionService } from './features/deployments/decisions.js';
+import { Lifecycle } from './features/deployments/lifecycle.js';
+import { MemoryDeploymentStore } from './features/deployments/memory-store.js';
+import { DeploymentService } from './features/deployments/service.js';
+import { SqlDeploymentStore } from './features/deployments/sql-store.js';
+import { Directory } from './features/directory.js';
+import { MemoryReleaseStore } from './features/releases/memory-store.js';
+import { ReleaseService } from './features/releases/service.js';
+import { SqlReleaseStore } from './features/releases/sql-store.js';
+import { RolloutService } from './features/rollouts/records.js';
+import { StatusService } from './features/status/service.js';
+import { type Database, type DatabaseOptions, openDatabase } from './store/db.js';
+import { type MemoryTables, memoryStore } from './store/memory.js';
+import type { DB } from './store/schema.js';
+import { sqlStore } from './store/sql.js';
+import type { Store } from './store/store.js';
+import { accessOperations } from './features/access/operations.js';
+import { auditOperations } from './features/audit/operations.js';
+import { deploymentOperations } from './features/deployments/operations.js';
+import { releaseOperations } from './features/releases/operations.js';
+import { rolloutOperations } from './features/rollouts/operations.js';
+import { statusOperations } from './features/status/operations.js';
+import type { Operation } from './server/operation.js';
+import { healthz, openApiOperation } from './server/openapi.js';
+
+export interface Shipgate {
+  config: ShipgateConfig;
+  store: Store;
+  now: () => Date;
+  directory: Directory;
+  access: AccessService;
+  releases: ReleaseService;
+  deployments: DeploymentService;
+  decisions: DecisionService;
+  status: StatusService;
+  audit: AuditService;
+  rollouts: RolloutService;
+}
+
+export function createShipgate(opts: { config: ShipgateConfig; store: Store; now?: () => Date }): Shipgate {
+  const now = opts.now ?? (() => new Date());
+  const { config, store } = opts;
+  const directory = new Directory(config);
+  const lifecycle = new Lifecycle(directory, now);
+  const deployments = new DeploymentService(directory, store, lifecycle);
+  return {
+    config,
+    store,
+    now,
+    directory,
+    access: new AccessService(directory, store, now),
+    releases: new ReleaseService(directory, store, now),
+    deployments,
+    decisions: new DecisionService(directory, store, lifecycle, deployments),
+    status: new StatusService(directory, store, deployments, lifecycle),
+    audit: new AuditService(store),
+    rollouts: new RolloutService(directory, store, lifecycle, deployments),
+  };
+}
+
+/** The store on an open SQLite or PostgreSQL database. */
+export function sqlStoreOn(database: Database): Store {
+  return sqlStore(database, (q: Kysely<DB>) => ({
+    releases: new SqlReleaseStore(q),
+    deployments: new SqlDeploymentStore(q),
+    access: new SqlAccessStore(q),
+    audit: new SqlAuditStore(q, database.dialect),
+  }));
+}
+
+/** Opens (and migrates) SQLite or PostgreSQL. */
+export async function openStore(opts: DatabaseOptions): Promise<Store> {
+  return sqlStoreOn(await openDatabase(opts));
+}
+
+/** The store the config names: PostgreSQL when its url variable is set, else its SQLite file. */
+export function openConfiguredStore(config: ShipgateConfig, env: NodeJS.ProcessEnv = process.env): Promise<Store> {
+  const url = env[config.store.urlEnv];
+  return openStore(url ? { url } : { sqlitePath: config.store.sqlitePath });
+}
+
+/** A store in memory: fast tests and dry runs. */
+export function inMemoryStore(tables: MemoryTables = {}): Store {
+  return memoryStore((t) => ({
+    releases: new MemoryReleaseStore(t),
+    deployments: new MemoryDeploymentStore(t),
+    access: new MemoryAccessStore(t),
+    audit: new MemoryAuditStore(t),
+  }), tables);
+}
+
+/** Every HTTP operation, in the order the OpenAPI document lists them. */
+export const OPERATIONS: Operation[] = [
+  healthz,
+  openApiOperation(() => OPERATIONS),
+  ...accessOperations,
+  ...releaseOperations,
+  ...deploymentOperations,
+  ...rolloutOperations,
+  ...statusOperations,
+  ...auditOperations,
+] as Operation[];
