@@ -1,6 +1,6 @@
 // Arguments every command group reads the same way.
 import { InputError } from '../errors.js';
-import { MAX_ID } from '../server/schemas.js';
+import { MAX_ID } from '../store/limits.js';
 
 /** A deployment (or token) id: a positive whole number the store can hold. */
 export function idArg(value: string, what = 'deployment id'): number {

@@ -1,24 +1,31 @@
-// Every shipgate command, declared in one place: names, arguments, options and their help.
-// Each action lives in its group's module (features/*/commands.ts, config/commands.ts,
-// cli/serve.ts) and is loaded only when its command runs, through the one wrapper (run.ts)
-// that owns output, --json and exit codes; so `shipgate --help` loads none of them.
+// The shipgate program: global options, and every command group's declarations
+// (features/*/commands.ts, config/commands.ts, server/commands.ts) turned into commander
+// commands, each run through the one wrapper (run.ts) that owns output, --json and exit codes.
+// A group's module holds only declarations and small actions; what an action needs (the store,
+// the server, the operations) it loads when it runs, so `shipgate --help` stays light.
 import fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { commands as config } from '../config/commands.js';
 import { EXIT } from '../errors.js';
-import { type Action, type GlobalOpts, type Io, runAction } from './run.js';
+import { commands as access } from '../features/access/commands.js';
+import { commands as audit } from '../features/audit/commands.js';
+import { commands as deployments } from '../features/deployments/commands.js';
+import { commands as releases } from '../features/releases/commands.js';
+import { commands as rollouts } from '../features/rollouts/commands.js';
+import { commands as status } from '../features/status/commands.js';
+import { commands as server } from '../server/commands.js';
+import type { CommandSpec, Group } from './command.js';
+import { type GlobalOpts, type Io, runAction } from './run.js';
 
-type Loader = () => Promise<Record<string, unknown>>;
+/** In the order `shipgate --help` lists them. */
+const COMMANDS: CommandSpec[] = [...config, ...releases, ...deployments, ...rollouts, ...status, ...audit, ...access, ...server];
 
-const groups = {
-  config: () => import('../config/commands.js'),
-  releases: () => import('../features/releases/commands.js'),
-  deployments: () => import('../features/deployments/commands.js'),
-  rollouts: () => import('../features/rollouts/commands.js'),
-  status: () => import('../features/status/commands.js'),
-  audit: () => import('../features/audit/commands.js'),
-  access: () => import('../features/access/commands.js'),
-  serve: () => import('./serve.js'),
-} satisfies Record<string, Loader>;
+const GROUPS: Record<Group, string> = {
+  release: 'register and inspect releases',
+  runtime: 'local runtimes: the processes and proxy of the local driver',
+  audit: 'the tamper-evident audit log',
+  token: 'API tokens (stored hashed; works on the local store)',
+};
 
 const EXIT_CODES = `
 Exit codes:
@@ -36,10 +43,6 @@ function version(): string {
   }
 }
 
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
 /** Runs the CLI with `argv` (without node and the script); returns the exit code. */
 export async function runCli(argv: string[], io: Io): Promise<number> {
   const program = new Command();
@@ -51,8 +54,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .configureHelp({ showGlobalOptions: true })
-    .showHelpAfterError();
-  program
+    .showHelpAfterError()
     .name('shipgate')
     .description('Release gate and progressive-delivery controller: gated, gradual, reversible deployments.')
     .version(version(), '-V, --version', 'print the version of shipgate')
@@ -64,140 +66,27 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     .addHelpText('after', EXIT_CODES)
     .addHelpCommand('help [command]', 'show help for a command');
 
-  /** The action `name` of a group's module, run in the wrapper. */
-  const act =
-    (group: keyof typeof groups, name: string, opts: { needsUser?: boolean } = {}) =>
-    async (...args: unknown[]) => {
-      const globals = program.opts<GlobalOpts>();
-      const load: Action = async (ctx, ...rest) => {
-        const mod = (await groups[group]()) as Record<string, Action>;
-        return mod[name](ctx, ...(rest as never[]));
-      };
+  const groups = new Map<Group, Command>();
+  for (const spec of COMMANDS) {
+    let parent = program;
+    if (spec.group) {
+      if (!groups.has(spec.group)) groups.set(spec.group, program.command(spec.group).description(GROUPS[spec.group]));
+      parent = groups.get(spec.group)!;
+    }
+    const cmd = parent.command(spec.command).description(spec.description);
+    for (const o of spec.options ?? []) {
+      const option = new Option(o.flags, o.description);
+      if (o.default !== undefined) option.default(o.default);
+      if (o.required) option.makeOptionMandatory();
+      if (o.choices) option.choices(o.choices);
+      if (o.repeatable) option.argParser((value: string, previous: string[] = []) => [...previous, value]);
+      cmd.addOption(option);
+    }
+    cmd.action(async (...args: unknown[]) => {
       // commander passes the positional arguments, the options, then the command itself.
-      exit = await runAction(io, globals, load, args.slice(0, -1), opts);
-    };
-  const user = { needsUser: true };
-
-  const reportOptions = (cmd: Command) =>
-    cmd
-      .option('--scan <file>', 'vulnerability scan report (SARIF, Trivy, Grype, npm audit JSON); repeatable', collect)
-      .option('--tests <file>', 'test report (JUnit XML); repeatable', collect)
-      .option('--report <file>', 'report of any supported kind, detected from its content; repeatable', collect);
-  const deployOptions = (cmd: Command) =>
-    cmd
-      .option('--hotfix', 'emergency deployment: needs the emergency approvers, may pass windows and freezes (flagged)')
-      .option('--incident <ref>', 'incident a hotfix fixes, e.g. INC-123')
-      .option('--rollback', 'redeploy a release that ran here before')
-      .option('--digest <sha256>', 'digest of the artifact about to be deployed; must match the recorded one');
-
-  // ---- setup ---------------------------------------------------------------------------------
-  program.command('init').description('write a commented example config (shipgate.yaml) to start from').option('--force', 'overwrite an existing file').action(act('config', 'init'));
-  program.command('schema').description('print the JSON Schema of the config file, for editors').action(act('config', 'schema'));
-  program.command('validate').description('check the config file and print a summary').action(act('config', 'validate'));
-
-  // ---- releases ------------------------------------------------------------------------------
-  const release = program.command('release').description('register and inspect releases');
-  reportOptions(
-    release
-      .command('register <service> <version>')
-      .description('register an immutable release: version, digest, commit, reports (the same build again is a no-op)')
-      .requiredOption('--digest <sha256>', 'sha256:<64 hex> digest of the built artifact')
-      .requiredOption('--commit <sha>', 'source commit')
-      .option('--built-at <time>', 'ISO-8601 build time (default: now)'),
-  ).action(act('releases', 'register', user));
-  reportOptions(release.command('attach <service> <version>').description('attach test or scan reports to a release')).action(act('releases', 'attach', user));
-  release.command('list [service]').description('list releases, newest first').action(act('releases', 'list'));
-  release.command('show <service> <version>').description('one release, its reports and where it is verified').action(act('releases', 'show'));
-  program
-    .command('verify <service> <version> <environment>')
-    .description('mark a release verified in an environment, after its tests there passed (audited)')
-    .option('--note <text>', 'what was verified')
-    .action(act('releases', 'verify', user));
-
-  // ---- the gate and deployments --------------------------------------------------------------
-  deployOptions(program.command('check <service> <version> <environment>').description('dry run of the gate: every check explained; nothing is written')).action(
-    act('deployments', 'check', user),
-  );
-  deployOptions(program.command('deploy <service> <version> <environment>').description('request a deployment; the gate is evaluated at once')).action(
-    act('deployments', 'deploy', user),
-  );
-  program
-    .command('deployments')
-    .description('list deployments, newest first')
-    .option('--service <name>', 'only this service')
-    .option('--env <name>', 'only this environment')
-    .option('--state <states>', 'only these states, comma-separated')
-    .option('--limit <n>', 'at most this many', '50')
-    .action(act('deployments', 'list'));
-  program.command('show <id>').description('one deployment: checks, approvals, checklist, what it waits for').action(act('deployments', 'show'));
-  program.command('refresh <id>').description('re-evaluate the gate of a deployment now').action(act('deployments', 'refresh', user));
-  program
-    .command('approve <id>')
-    .description('approve a deployment')
-    .option('--comment <text>', 'what you checked')
-    .option('--role <role>', 'the approver role to count for, when you hold several')
-    .action(act('deployments', 'approve', user));
-  program.command('reject <id>').description('reject a deployment; it ends with your reason').requiredOption('--reason <text>', 'why (required)').action(act('deployments', 'reject', user));
-  program.command('tick <id> <item>').description('tick a readiness checklist item').option('--note <text>', 'what was done').action(act('deployments', 'tick', user));
-  program.command('cancel <id>').description('cancel a deployment that has not started').requiredOption('--reason <text>', 'why (required)').action(act('deployments', 'cancel', user));
-  program.command('start <id>').description('start an approved deployment (for rollouts run outside shipgate)').action(act('deployments', 'start', user));
-  program
-    .command('complete <id>')
-    .description('record the end of a rollout run outside shipgate')
-    .addOption(new Option('--outcome <outcome>', 'succeeded or failed').choices(['succeeded', 'failed']).makeOptionMandatory())
-    .option('--reason <text>', 'required when it failed')
-    .action(act('deployments', 'complete', user));
-
-  // ---- rollouts ------------------------------------------------------------------------------
-  program
-    .command('rollback <id>')
-    .description('roll back a rollout in progress: traffic goes to the stable version at once')
-    .requiredOption('--reason <text>', 'why (required; recorded)')
-    .action(act('rollouts', 'rollback', user));
-  program.command('resume <id>').description('resume a rollout paused on an inconclusive analysis').action(act('rollouts', 'resume', user));
-  program
-    .command('rollout <id>')
-    .description('run the rollout of an approved deployment in the foreground, printing progress (local store)')
-    .option('--poll <ms>', 'how often to look again while a step waits', '250')
-    .action(act('rollouts', 'rollout'));
-  program
-    .command('rehearse <service> <version> [environment]')
-    .description('rollback rehearsal: deploy a release next to the current one (default in staging), give it all traffic, roll back, time both; writes a report')
-    .option('-o, --out <file>', 'report file (default: .shipgate/rehearsals/<service>-<version>-<environment>.json next to the store)')
-    .action(act('rollouts', 'rehearse'));
-  const runtime = program.command('runtime').description('local runtimes: the processes and proxy of the local driver');
-  runtime.command('show <service> <environment>').description('where the proxy listens, which versions run, the weight').action(act('rollouts', 'runtimeShow'));
-  runtime.command('stop <service> <environment>').description('stop a local runtime and the service processes it holds').action(act('rollouts', 'runtimeStop'));
-
-  program.command('status').description('per service and environment: current release, open deployment, what it waits for').action(act('status', 'status'));
-
-  // ---- audit ---------------------------------------------------------------------------------
-  const audit = program.command('audit').description('the tamper-evident audit log');
-  audit.command('verify').description('check the hash chain; names the first bad event').action(act('audit', 'verify'));
-  audit.command('export').description('write every audit event as JSON lines').option('-o, --output <file>', 'file to write (default: standard output)').action(act('audit', 'exportLog'));
-  audit
-    .command('list')
-    .description('audit events in sequence order')
-    .option('--after <seq>', 'only events after this sequence number')
-    .option('--limit <n>', 'at most this many', '100')
-    .option('--subject <subject>', 'e.g. deployment:12 or release:web@1.4.2')
-    .action(act('audit', 'list'));
-
-  // ---- tokens and the server -----------------------------------------------------------------
-  const token = program.command('token').description('API tokens (stored hashed; works on the local store)');
-  token.command('create <user>').description('create an API token for a user; it is printed once and only its hash is kept').option('--label <text>', 'what the token is for', 'cli').action(act('access', 'create'));
-  token.command('list').description('list API tokens (never their values)').action(act('access', 'list'));
-  token.command('revoke <id>').description('revoke an API token').action(act('access', 'revoke'));
-
-  program
-    .command('serve')
-    .description('run the HTTP API, the reconciler and the rollout controller on the configured store')
-    .option('--host <host>', 'listen address (default: config server.host)')
-    .option('--port <port>', 'listen port (default: config server.port; 0 picks a free one)')
-    .option('--reconcile-every <seconds>', 're-evaluate open deployments this often', '15')
-    .option('--tls-cert <file>', 'PEM certificate: serve HTTPS (default: config server.tls.cert)')
-    .option('--tls-key <file>', 'PEM private key for --tls-cert (default: config server.tls.key)')
-    .action(act('serve', 'serveCommand'));
+      exit = await runAction(io, program.opts<GlobalOpts>(), spec.action, args.slice(0, -1), { needsUser: spec.needsUser });
+    });
+  }
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -207,6 +96,3 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   }
   return exit;
 }
-
-/** The program, for tests that walk its commands (every option described). */
-export type { Command };

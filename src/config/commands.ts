@@ -1,10 +1,11 @@
 // The config commands: write the commented example, print the JSON Schema, check the file.
 import fs from 'node:fs';
 import path from 'node:path';
+import { command } from '../cli/command.js';
 import type { CommandContext, Outcome } from '../cli/run.js';
 import { EXIT } from '../errors.js';
 
-export async function init(ctx: CommandContext, o: { force?: boolean }): Promise<Outcome> {
+async function init(ctx: CommandContext, o: { force?: boolean }): Promise<Outcome> {
   const file = ctx.configFile();
   if (fs.existsSync(file) && !o.force) {
     ctx.io.err(`shipgate: ${file} already exists; use --force to overwrite it\n`);
@@ -20,15 +21,21 @@ export async function init(ctx: CommandContext, o: { force?: boolean }): Promise
   };
 }
 
-export async function schema(ctx: CommandContext): Promise<void> {
+async function schema(ctx: CommandContext): Promise<void> {
   const { configJsonSchema } = await import('./schema.js');
   ctx.io.out(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
 }
 
-export async function validate(ctx: CommandContext): Promise<Outcome> {
+async function validate(ctx: CommandContext): Promise<Outcome> {
   const cfg = await ctx.config();
   return {
     json: { ok: true, services: cfg.services.length, environments: cfg.environments.map((e) => e.name), users: cfg.users.length },
     human: `${cfg.file}: ok — ${cfg.services.length} service(s), environments ${cfg.environments.map((e) => e.name).join(' → ')}, ${cfg.users.length} user(s)`,
   };
 }
+
+export const commands = [
+  command({ command: 'init', description: 'write a commented example config (shipgate.yaml) to start from', options: [{ flags: '--force', description: 'overwrite an existing file' }], action: init }),
+  command({ command: 'schema', description: 'print the JSON Schema of the config file, for editors', action: schema }),
+  command({ command: 'validate', description: 'check the config file and print a summary', action: validate }),
+];

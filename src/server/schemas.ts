@@ -7,8 +7,7 @@ import { InputError } from '../errors.js';
 /** A name: of a service, a version, an environment, a checklist item. */
 export const name = z.string().min(1).max(200);
 
-/** The largest id or sequence number the store holds (a 32-bit signed integer column). */
-export const MAX_ID = 2_147_483_647;
+export { MAX_ID } from '../store/limits.js';
 
 /** A whole number given as text (a query parameter), from min to max. */
 export const count = (field: string, min: number, max: number) =>

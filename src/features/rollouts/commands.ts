@@ -3,17 +3,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { idArg } from '../../cli/args.js';
+import { command } from '../../cli/command.js';
 import { exitFor, formatDeployment } from '../../cli/output.js';
 import type { CommandContext, Outcome } from '../../cli/run.js';
 import { isFinal } from '../../domain/deployment.js';
-import { localDriverFor } from '../../drivers/local/index.js';
 import type { RuntimeState } from '../../drivers/local/runtime.js';
 import { EXIT, InputError, NotFoundError } from '../../errors.js';
-import { resume as resumeOp, rollback as rollbackOp } from './operations.js';
-import { rehearseRollback } from './rehearse.js';
-import { buildController } from './runner.js';
 
-export async function rollout(ctx: CommandContext, idText: string, o: { poll: string }): Promise<Outcome> {
+async function rollout(ctx: CommandContext, idText: string, o: { poll: string }): Promise<Outcome> {
   ctx.localOnly('rollout runs the controller here, on the local store; against a server, `shipgate serve` runs it');
   const sg = await ctx.local();
   const id = idArg(idText);
@@ -33,6 +30,7 @@ export async function rollout(ctx: CommandContext, idText: string, o: { poll: st
   if (d0.state === 'waiting_for_window' && !ctx.json) ctx.io.out(`deployment ${id} is approved and waits for its window; it starts here when it opens: ${view.waitingFor}\n`);
   const started = Date.now();
   let lastCollecting = 0;
+  const { buildController } = await import('./runner.js');
   const controller = buildController(sg, {
     onProgress: (d, message) => {
       if (ctx.json) return;
@@ -49,21 +47,12 @@ export async function rollout(ctx: CommandContext, idText: string, o: { poll: st
   return { json: { deployment: d }, human: null, exit: exitFor(d.state) };
 }
 
-export async function rollback(ctx: CommandContext, id: string, o: { reason: string }): Promise<Outcome> {
-  const out = await (await ctx.client()).call(rollbackOp, { params: { id: idArg(id) }, body: { reason: o.reason } });
-  return { json: out, human: `${formatDeployment(out)}\nrollback requested; the controller acts on it at its next step` };
-}
-
-export async function resume(ctx: CommandContext, id: string): Promise<Outcome> {
-  const out = await (await ctx.client()).call(resumeOp, { params: { id: idArg(id) } });
-  return { json: out, human: `${formatDeployment(out)}\nresume requested` };
-}
-
-export async function rehearse(ctx: CommandContext, service: string, version: string, environment: string | undefined, o: { out?: string }): Promise<Outcome> {
+async function rehearse(ctx: CommandContext, service: string, version: string, environment: string | undefined, o: { out?: string }): Promise<Outcome> {
   ctx.localOnly('rehearse drives the local runtime: run it where the store and the runtime are');
   ctx.requireUser();
   const sg = await ctx.local();
   const env = environment ?? 'staging';
+  const { rehearseRollback } = await import('./rehearse.js');
   const report = await rehearseRollback(sg, ctx.actor(), service, version, env);
   const file = path.resolve(ctx.io.cwd, o.out ?? path.join(path.dirname(sg.config.store.sqlitePath), 'rehearsals', `${service}-${version}-${env}.json`));
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -78,14 +67,58 @@ export async function rehearse(ctx: CommandContext, service: string, version: st
   return { json: { report, file }, human, exit: report.ok ? EXIT.ok : EXIT.failed };
 }
 
-export async function runtimeShow(ctx: CommandContext, service: string, environment: string): Promise<Outcome> {
-  const rt = await localDriverFor(await ctx.config()).runtime(service, environment, false);
-  if (!rt) throw new NotFoundError(`no local runtime is running for ${service} in ${environment}`);
-  const slot = (s: RuntimeState['stable']) => (s ? `${s.version} on :${s.port} (${s.running ? 'running' : `exited ${s.exitCode ?? ''}`})` : 'none');
-  return { json: rt, human: `${service} in ${environment}: proxy http://127.0.0.1:${rt.proxyPort}\n  stable  ${slot(rt.stable)}\n  canary  ${slot(rt.canary)} at ${rt.weight}%` };
-}
+const local = async (ctx: CommandContext) => (await import('../../drivers/local/index.js')).localDriverFor(await ctx.config());
 
-export async function runtimeStop(ctx: CommandContext, service: string, environment: string): Promise<Outcome> {
-  await localDriverFor(await ctx.config()).shutdown(service, environment);
-  return { json: { stopped: { service, environment } }, human: `stopped ${service} in ${environment}` };
-}
+export const commands = [
+  command({
+    command: 'rollout <id>',
+    description: 'run the rollout of an approved deployment in the foreground, printing progress (local store)',
+    options: [{ flags: '--poll <ms>', description: 'how often to look again while a step waits', default: '250' }],
+    action: rollout,
+  }),
+  command({
+    command: 'rollback <id>',
+    description: 'roll back a rollout in progress: traffic goes to the stable version at once',
+    options: [{ flags: '--reason <text>', description: 'why (required; recorded)', required: true }],
+    needsUser: true,
+    async action(ctx, id: string, o: { reason: string }) {
+      const out = await (await ctx.client()).call((await import('./operations.js')).rollback, { params: { id: idArg(id) }, body: { reason: o.reason } });
+      return { json: out, human: `${formatDeployment(out)}\nrollback requested; the controller acts on it at its next step` };
+    },
+  }),
+  command({
+    command: 'resume <id>',
+    description: 'resume a rollout paused on an inconclusive analysis',
+    needsUser: true,
+    async action(ctx, id: string) {
+      const out = await (await ctx.client()).call((await import('./operations.js')).resume, { params: { id: idArg(id) } });
+      return { json: out, human: `${formatDeployment(out)}\nresume requested` };
+    },
+  }),
+  command({
+    command: 'rehearse <service> <version> [environment]',
+    description: 'rollback rehearsal: deploy a release next to the current one (default in staging), give it all traffic, roll back, time both; writes a report',
+    options: [{ flags: '-o, --out <file>', description: 'report file (default: .shipgate/rehearsals/<service>-<version>-<environment>.json next to the store)' }],
+    action: rehearse,
+  }),
+  command({
+    group: 'runtime',
+    command: 'show <service> <environment>',
+    description: 'where the proxy listens, which versions run, the weight',
+    async action(ctx, service: string, environment: string) {
+      const rt = await (await local(ctx)).runtime(service, environment, false);
+      if (!rt) throw new NotFoundError(`no local runtime is running for ${service} in ${environment}`);
+      const slot = (s: RuntimeState['stable']) => (s ? `${s.version} on :${s.port} (${s.running ? 'running' : `exited ${s.exitCode ?? ''}`})` : 'none');
+      return { json: rt, human: `${service} in ${environment}: proxy http://127.0.0.1:${rt.proxyPort}\n  stable  ${slot(rt.stable)}\n  canary  ${slot(rt.canary)} at ${rt.weight}%` };
+    },
+  }),
+  command({
+    group: 'runtime',
+    command: 'stop <service> <environment>',
+    description: 'stop a local runtime and the service processes it holds',
+    async action(ctx, service: string, environment: string) {
+      await (await local(ctx)).shutdown(service, environment);
+      return { json: { stopped: { service, environment } }, human: `stopped ${service} in ${environment}` };
+    },
+  }),
+];

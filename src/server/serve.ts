@@ -3,11 +3,11 @@
 // controller for environments shipgate rolls out to.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { CommandContext } from '../cli/run.js';
 import { InputError } from '../errors.js';
 import { buildController, driveRollouts } from '../features/rollouts/runner.js';
 import type { Shipgate } from '../main.js';
-import { buildServer } from '../server/app.js';
-import type { CommandContext } from './run.js';
+import { buildServer } from './app.js';
 
 export interface ServeOptions {
   host: string;
@@ -107,3 +107,4 @@ export async function serveCommand(ctx: CommandContext, o: { host?: string; port
     ctx.io.out,
   );
 }
+
