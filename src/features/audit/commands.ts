@@ -24,6 +24,15 @@ export const commands = [
   }),
   command({
     group: 'audit',
+    command: 'head',
+    description: "print the last event's number and hash: the anchor to keep outside the store",
+    async action(ctx) {
+      const out = await (await ctx.client()).call((await ops()).auditHead);
+      return { json: out, human: `#${out.head.seq} ${out.head.hash}` };
+    },
+  }),
+  command({
+    group: 'audit',
     command: 'export',
     description: 'write every audit event as JSON lines',
     options: [{ flags: '-o, --output <file>', description: 'file to write, whole or not at all (default: standard output)' }],

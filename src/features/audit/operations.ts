@@ -25,6 +25,16 @@ export const verifyAudit = operation({
   },
 });
 
+export const auditHead = operation({
+  method: 'GET',
+  path: '/api/v1/audit/head',
+  summary: "The last event's number and hash: the anchor to keep where the store's writers cannot change it",
+  permission: 'user',
+  async handle(_input, sg) {
+    return { head: await sg.audit.head() };
+  },
+});
+
 export const exportAudit = operation({
   method: 'GET',
   path: '/api/v1/audit/export',
@@ -35,4 +45,4 @@ export const exportAudit = operation({
   },
 });
 
-export const auditOperations = [auditEvents, verifyAudit, exportAudit];
+export const auditOperations = [auditEvents, verifyAudit, auditHead, exportAudit];

@@ -12,6 +12,11 @@ export class AuditService {
     return this.store.audit.read(q);
   }
 
+  /** The last event's number and hash: the anchor to keep outside the store (see docs/audit.md). */
+  async head(): Promise<{ seq: number; hash: string }> {
+    return (await this.store.audit.head()) ?? { seq: 0, hash: '0'.repeat(64) };
+  }
+
   verify(): Promise<VerifyResult> {
     return verifyChain(this.store.audit);
   }
