@@ -18,6 +18,13 @@
 // of runs rolled back (false rollbacks) and canary requests until shipgate says `pass`.
 // A healthy canary's run lasts as long as its rollout would: shipgate's until it has said
 // `pass` and the ramp has reached 100% (promotion), the usual rules' the full 10 minutes.
+// The seed's rollout, for shipgate only: 150 requests/s, steps 10% → 50% → 100%; a step moves
+// on once the judge says `pass` and it has lasted min_step (30 s), `fail` rolls back, and a
+// step still undecided after max_step (3 min) pauses, as the controller does. The 100% step
+// has nothing to compare with, so reaching it is promotion. Its cases: the seed's successful
+// canary (errors 0.3% against 0.1%, every latency 4% higher, so p95 +4%), which must be
+// promoted in time in at least 95% of runs, a canary at 1.0% errors, which must be promoted in
+// at most 1%, and one at the 0.5% limit itself.
 // The runs are split over two worker threads; each (case, judge) cell has its own seed.
 import os from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -56,6 +63,14 @@ const CASES: Case[] = [
   { name: 'tail: 5% of requests +2 s', errorRate: STABLE_ERRORS, latencyFactor: 1, tail: { share: 0.05, addMs: 2000 } },
 ];
 const HEALTHY: Case = { name: 'healthy (same version)', errorRate: STABLE_ERRORS, latencyFactor: 1, tail: null };
+
+const ROLLOUT = { rps: 150, steps: [0.1, 0.5], minStepSeconds: 30, maxStepSeconds: 180 };
+const ROLLOUT_CASES: (Case & { promote: boolean | null })[] = [
+  { name: 'seed success: errors 0.3%, p95 +4%', errorRate: 0.003, latencyFactor: 1.04, tail: null, promote: true },
+  { name: 'errors 1.0%', errorRate: 0.01, latencyFactor: 1, tail: null, promote: false },
+  // At the limit itself: no target, shown so the boundary's behaviour is on record.
+  { name: 'errors 0.5% (the limit)', errorRate: 0.005, latencyFactor: 1, tail: null, promote: null },
+];
 
 
 function shareAt(second: number): number {
@@ -100,6 +115,34 @@ function shipgate(rand: () => number, c: Case, baseline: number | null, untilPas
     if (untilPass && passAt !== null && share >= 1) return { detected: false, canaryRequests: canary, passAt };
   }
   return { detected: false, canaryRequests: canary, passAt };
+}
+
+type RolloutOutcome = { end: 'promoted' | 'rolled back' | 'paused'; seconds: number; firstStepSeconds: number | null; canaryRequests: number };
+
+function rollout(rand: () => number, c: Case, baseline: number | null): RolloutOutcome {
+  const judge = createCanaryJudge({ baselineErrorRate: baseline });
+  let state = judge.start();
+  let seconds = 0;
+  let canary = 0;
+  let firstStepSeconds: number | null = null;
+  for (const share of ROLLOUT.steps) {
+    for (let elapsed = 1; ; elapsed++) {
+      const batch: CanaryRequest[] = [];
+      for (let i = 0; i < ROLLOUT.rps; i++) {
+        const r = request(rand, rand() < share ? c : null, seconds * 1000 + Math.floor((i * 1000) / ROLLOUT.rps));
+        if (r.version === 'canary') canary++;
+        batch.push(r);
+      }
+      seconds++;
+      state = judge.observe(state, batch, share, { inPlace: true });
+      const v = judge.judge(state).verdict;
+      if (v === 'fail') return { end: 'rolled back', seconds, firstStepSeconds, canaryRequests: canary };
+      if (v === 'pass' && elapsed >= ROLLOUT.minStepSeconds) break;
+      if (elapsed >= ROLLOUT.maxStepSeconds) return { end: 'paused', seconds, firstStepSeconds, canaryRequests: canary };
+    }
+    firstStepSeconds ??= seconds;
+  }
+  return { end: 'promoted', seconds, firstStepSeconds, canaryRequests: canary };
 }
 
 function flagger(rand: () => number, c: Case): Outcome {
@@ -190,15 +233,22 @@ const judges: [string, (rand: () => number, c: Case) => Outcome][] = [
 ];
 const ALL_CASES = [...CASES, HEALTHY];
 
+const rolloutJudges: [string, number | null][] = [
+  ['shipgate (two-sample)', null],
+  ['shipgate (known 0.1%)', STABLE_ERRORS],
+];
+
 interface Task {
+  kind: 'table' | 'rollout';
   caseIndex: number;
   judgeIndex: number;
   runs: number;
   seed: number;
 }
 
-function runTask(t: Task): Outcome[] {
+function runTask(t: Task): (Outcome | RolloutOutcome)[] {
   const rand = mulberry32(t.seed);
+  if (t.kind === 'rollout') return Array.from({ length: t.runs }, () => rollout(rand, ROLLOUT_CASES[t.caseIndex], rolloutJudges[t.judgeIndex][1]));
   const c = ALL_CASES[t.caseIndex];
   return Array.from({ length: t.runs }, () => judges[t.judgeIndex][1](rand, c));
 }
@@ -214,7 +264,14 @@ if (!isMainThread) {
     judges.forEach((_, ji) => {
       const runs = c === HEALTHY ? HEALTHY_RUNS : RUNS;
       for (let w = 0; w < workers; w++) {
-        tasks.push({ caseIndex: ci, judgeIndex: ji, runs: Math.floor(runs / workers) + (w < runs % workers ? 1 : 0), seed: SEED * 100_000 + ci * 1000 + ji * 10 + w });
+        tasks.push({ kind: 'table', caseIndex: ci, judgeIndex: ji, runs: Math.floor(runs / workers) + (w < runs % workers ? 1 : 0), seed: SEED * 100_000 + ci * 1000 + ji * 10 + w });
+      }
+    }),
+  );
+  ROLLOUT_CASES.forEach((_, ci) =>
+    rolloutJudges.forEach((_, ji) => {
+      for (let w = 0; w < workers; w++) {
+        tasks.push({ kind: 'rollout', caseIndex: ci, judgeIndex: ji, runs: Math.floor(RUNS / workers) + (w < RUNS % workers ? 1 : 0), seed: SEED * 100_000 + 50_000 + ci * 1000 + ji * 10 + w });
       }
     }),
   );
@@ -224,7 +281,7 @@ if (!isMainThread) {
     await Promise.all(
       shares.map(
         (share) =>
-          new Promise<{ task: Task; outcomes: Outcome[] }[]>((resolve, reject) => {
+          new Promise<{ task: Task; outcomes: (Outcome | RolloutOutcome)[] }[]>((resolve, reject) => {
             // The worker loads this same file through tsx, then takes the !isMainThread branch.
             const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
             const w = new Worker(boot, { eval: true, workerData: share });
@@ -234,7 +291,8 @@ if (!isMainThread) {
       ),
     )
   ).flat();
-  const outcomesOf = (ci: number, ji: number) => results.filter((r) => r.task.caseIndex === ci && r.task.judgeIndex === ji).flatMap((r) => r.outcomes);
+  const outcomesOf = (ci: number, ji: number) => results.filter((r) => r.task.kind === 'table' && r.task.caseIndex === ci && r.task.judgeIndex === ji).flatMap((r) => r.outcomes as Outcome[]);
+  const rolloutsOf = (ci: number, ji: number) => results.filter((r) => r.task.kind === 'rollout' && r.task.caseIndex === ci && r.task.judgeIndex === ji).flatMap((r) => r.outcomes as RolloutOutcome[]);
 
   console.log(`canary judges on simulated traffic: ${RPS} req/s, canary 10% → 50% → 100% (1 min each), ${HORIZON_SECONDS / 60} min horizon, seed ${SEED}`);
   console.log(`runs per case: ${RUNS} (healthy: ${HEALTHY_RUNS}); figures: canary requests to detect — mean, p90 — and share of runs detected\n`);
@@ -258,6 +316,32 @@ if (!isMainThread) {
       `healthy, ${judges[ji][0]}: \`pass\` after ${mean.toFixed(0)} canary requests on average (p90 ${passes[Math.floor(0.9 * passes.length)] ?? 'n/a'}), in ${((passes.length / HEALTHY_RUNS) * 100).toFixed(1)}% of runs within ${HORIZON_SECONDS / 60} min`,
     );
   }
+  // A bad canary the judge said `pass` to before rolling it back would have been promoted by a
+  // rollout whose step had lasted min_step by then.
+  const passedFirst = CASES.map((c, ci) =>
+    [0, 1].map((ji) => {
+      const o = outcomesOf(ci, ji);
+      return `${((o.filter((x) => x.passAt !== null).length / o.length) * 100).toFixed(1)}%`;
+    }),
+  );
+  console.log(`shipgate said \`pass\` at some look (two-sample / known 0.1%): ${CASES.map((c, ci) => `${c.name} ${passedFirst[ci].join(' / ')}`).join('; ')}`);
+
+  console.log(`\nthe seed's rollout: ${ROLLOUT.rps} req/s, steps ${ROLLOUT.steps.map((x) => `${x * 100}%`).join(' → ')} → 100%, min_step ${ROLLOUT.minStepSeconds} s, max_step ${ROLLOUT.maxStepSeconds / 60} min; ${RUNS} runs per case`);
+  console.log(`${'case'.padEnd(38)}${'judge'.padEnd(24)}${'promoted'.padStart(9)}${'rolled back'.padStart(12)}${'paused'.padStart(8)}   promoted after (s): 10% step median/p90, in all median/p90`);
+  ROLLOUT_CASES.forEach((c, ci) =>
+    rolloutJudges.forEach(([name], ji) => {
+      const o = rolloutsOf(ci, ji);
+      const share = (end: RolloutOutcome['end']) => `${((o.filter((x) => x.end === end).length / o.length) * 100).toFixed(1)}%`;
+      const promoted = o.filter((x) => x.end === 'promoted');
+      const q = (xs: number[], p: number) => (xs.length ? String(xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]) : 'n/a');
+      const first = promoted.map((x) => x.firstStepSeconds!);
+      const all = promoted.map((x) => x.seconds);
+      const target = c.promote === null ? '' : c.promote ? '(target ≥ 95%)' : '(target ≤ 1%)';
+      console.log(
+        `${c.name.padEnd(38)}${name.padEnd(24)}${share('promoted').padStart(9)}${share('rolled back').padStart(12)}${share('paused').padStart(8)}   ${q(first, 0.5)}/${q(first, 0.9)}, ${q(all, 0.5)}/${q(all, 0.9)}${target && ` ${target}`}`,
+      );
+    }),
+  );
   const sg = table[0][1];
   const fl = table[0][2];
   if (sg.mean !== null && fl.mean !== null) console.log(`errors 0.1% → 2.1%: the Flagger-style rule needs ${(fl.mean / sg.mean).toFixed(1)}× the canary requests of shipgate (known baseline)`);

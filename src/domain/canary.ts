@@ -4,31 +4,46 @@
 // alpha, whenever and however often it is checked). Pure: records in, verdict out; the state
 // is plain JSON of fixed size, so the controller persists it after every look.
 //
+// Practical significance: a difference a user's policy tolerates is never a failure, however
+// much traffic shows it. The tolerances: errors up to T = max(5 x known baseline, the 0.5%
+// guard); latency up to 10% (`minLatencyRatio`) or 2 ms (`latencyFloorMs`) slower, whichever
+// is more, everywhere in the distribution.
+//
 // Fail tests (alpha split evenly across them; default 1% per canary in total):
 // - errors: each error event is the canary's with probability s (the canary's share of the
 //   requests in the batch it came from) if nothing changed; the alternative is a relative
 //   risk rho, an equal-weight mixture over {1.5, 2, 3, 5, 8, 13, 21, 34}. With a known
 //   baseline error rate r0 (a long stable history), each canary request is instead an error
-//   with probability r0 under the null and rho*r0 under the alternative.
-// - slow95 / slow99: the same two-sample test on "slower than stable's p95 / p99" events, the
-//   thresholds frozen from stable's first requests (any fixed threshold keeps the test valid;
-//   these catch regressions in the tail only). Slow requests come in bursts on a busy machine,
-//   so for these and the p95/p99 guards each batch adds at most `batchCap` to an ln LR
-//   (clipping keeps the test valid) and the evidence is divided by the counts' dispersion.
+//   with probability r0 under the null and rho*r0 under the alternative. Fails only when the
+//   canary also has more errors than T would give (binomial, p < 4% at the look): a further
+//   condition can only lower the chance of a false rollback, so the test stays valid.
 // - latency: a normal-mixture sequential probability ratio test (mSPRT) on the difference of
-//   mean log latency, prior N(0, tau^2) with tau = 0.3, after a short burn-in; fails only when
-//   the canary is slower.
-// Pass tests (each must pass for a `pass` verdict; beta = 5% each): enough evidence that the
-// regression, if any, is smaller than the smallest worth catching:
-// - errors: canary error rate shown below max(5 x known baseline, the 0.5% guard), by a
-//   sequential test of rate = threshold/5 against rate = threshold;
-// - slow95 / slow99: the share slower than stable's p95 (p99) shown below 2x 5% (5x 1%);
+//   mean log latency beyond the tolerance, prior N(0, tau^2) with tau = 0.3, after a short
+//   burn-in; fails only when the canary is slower.
+// - slow95 (the seeds' "p95 within 10%") / slow99: the same two-sample test on events "canary
+//   slower than stable's p95 / p99 plus the tolerance" against "stable slower than its p95 /
+//   p99", the marks frozen from stable's first requests. A canary at most the tolerance slower
+//   has at most stable's share of events, so the test stays valid for it.
+// - the p99 guard (the seeds' "p99 below 2x stable"): the same on "canary slower than 2x
+//   stable's p99 plus the tolerance" against "stable slower than 2x its p99"; it catches a
+//   far tail at once.
+//   Slow requests come in bursts on a busy machine, so for the latency-event tests each batch
+//   adds at most `batchCap` to an ln LR (clipping keeps the test valid) and the evidence is
+//   divided by the counts' dispersion.
+// - the error-rate guard: evidence for twice the 0.5% guard against the guard.
+// Pass tests (each must pass for a `pass` verdict): enough evidence that the regression, if
+// any, is one the policy tolerates:
+// - errors, either of: the rate shown below T by a sequential test of T/5 against T (beta 5%;
+//   quick for a canary as clean as stable); or, after 11/T canary requests (2,200 at 0.5%),
+//   the rate is below T. A canary at 0.3% against a 0.5% tolerance never passes the first
+//   (0.3% is nearer 0.5% than 0.1%), and showing 0.3% < 0.5% at 95% takes some 6,000 requests;
+//   the horizon is where a canary erring at 2T is still under T with probability 0.34%.
+// - slow95 / slow99: the canary's share of events shown below 2x 5% (5x 1%);
 // - latency: the always-valid upper confidence bound of the mean log-latency difference is
-//   below ln(1.10), i.e. the canary is at most 10% slower.
-// Guards (backstops from the seeds), checked once there are 400 canary requests so a few early
-// requests cannot roll back a healthy canary: error rate < 0.5%, p95 within 10% of stable,
-// p99 below 2x stable. Alert levels: error rate 1% (warning) / 5% (critical), p95 latency
-// 1 s / 3 s; a critical level fails at once (after 50 canary requests).
+//   below the tolerance, ln(1.10) (a mixture of width `passTau`, tuned to that size).
+// Guards (backstops from the seeds) pass once there are 400 canary requests, so a few early
+// requests cannot roll back a healthy canary. Alert levels: error rate 1% (warning) / 5%
+// (critical), p95 latency 1 s / 3 s; a critical level fails at once (after 50 canary requests).
 
 export interface CanaryRequest {
   at: number;
@@ -59,11 +74,19 @@ export interface JudgeOptions {
   alpha: number;
   /** Chance, per pass test, of passing a canary with the smallest regression worth catching. */
   beta: number;
+  /** Errors also pass when the canary's rate is under the tolerance T once it has served this
+   * many errors' worth of requests at T (11/T: 2,200 at 0.5%); a canary erring at 2T is under T
+   * there with probability 0.34%. */
+  errorHorizon: number;
+  /** Errors fail only when the canary has more errors than the tolerance T would give at this
+   * significance (exact binomial, at the look); the relative test keeps the whole valid. As
+   * strict as catching 0.1% → 2.1% within a few hundred requests allows. */
+  errorAboveTolerance: number;
   relativeRisks: number[];
   /** Known stable error rate (from a long history); null: compare with stable's live traffic. */
   baselineErrorRate: number | null;
-  minErrorRatio: number; // errors x5 worth catching
-  minLatencyRatio: number; // +10% latency worth catching
+  minErrorRatio: number; // errors x5 the known baseline worth catching (tolerance: at least the guard)
+  minLatencyRatio: number; // the latency tolerance: up to 10% slower is never a failure
   /** Latency differences smaller than this many ms never fail a canary, however certain:
    * on a 1 ms endpoint, 0.4 ms slower is a real 40% but not a regression worth a rollback. */
   latencyFloorMs: number;
@@ -76,17 +99,23 @@ export interface JudgeOptions {
    * batch's likelihood ratio from above keeps the test valid (its expectation stays ≤ 1). */
   batchCap: number;
   tau: number; // width of the normal mixture on log latency
+  /** Width of the mixture behind the latency pass bound: the size of the differences it has to
+   * tell from the tolerance, so a canary a few percent slower is shown inside it in time. */
+  passTau: number;
   burnInCanary: number;
   burnInStable: number;
   /** Stable requests used to fix the p95/p99 thresholds. */
   quantileSample: number;
-  guards: { errorRate: number; p95Ratio: number; p99Ratio: number; minCanary: number };
+  /** The seeds' p95 guard (within 10% of stable) is the latency tolerance at p95: `slow95`. */
+  guards: { errorRate: number; p99Ratio: number; minCanary: number };
   alerts: { errorWarn: number; errorCritical: number; latencyWarnMs: number; latencyCriticalMs: number; minCanary: number };
 }
 
 export const DEFAULT_JUDGE: JudgeOptions = {
   alpha: 0.01,
   beta: 0.05,
+  errorHorizon: 11,
+  errorAboveTolerance: 0.04,
   relativeRisks: [1.5, 2, 3, 5, 8, 13, 21, 34],
   baselineErrorRate: null,
   minErrorRatio: 5,
@@ -95,10 +124,11 @@ export const DEFAULT_JUDGE: JudgeOptions = {
   postDeployMarginMs: 50,
   batchCap: 3,
   tau: 0.3,
+  passTau: 0.05,
   burnInCanary: 10,
   burnInStable: 30,
   quantileSample: 200,
-  guards: { errorRate: 0.005, p95Ratio: 1.1, p99Ratio: 2, minCanary: 400 },
+  guards: { errorRate: 0.005, p99Ratio: 2, minCanary: 400 },
   alerts: { errorWarn: 0.01, errorCritical: 0.05, latencyWarnMs: 1000, latencyCriticalMs: 3000, minCanary: 50 },
 };
 
@@ -129,9 +159,8 @@ export interface JudgeState {
   thresholds: { p95: number; p99: number } | null;
   slow95: CountTest;
   slow99: CountTest;
-  /** The seeds' p95 / p99 guards as two-sample tests on "above 1.1x stable's p95" / "above
-   * 2x stable's p99" events, so a change in load that slows both versions cannot trip them. */
-  guard95: CountTest;
+  /** The seeds' p99 guard as a two-sample test on "above 2x stable's p99" events, so a change
+   * in load that slows both versions cannot trip it. */
   guard99: CountTest;
   /** Canary latencies in log-spaced bins (10% wide from 1 ms), for the alert levels. */
   canaryHist: number[];
@@ -158,11 +187,16 @@ function histQuantile(hist: number[], q: number): number {
 
 export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
   const o: JudgeOptions = { ...DEFAULT_JUDGE, ...options, guards: { ...DEFAULT_JUDGE.guards, ...options.guards }, alerts: { ...DEFAULT_JUDGE.alerts, ...options.alerts } };
-  // errors, latency, slow95, slow99, and the three guards
-  const failTests = 7;
+  // errors, latency, slow95 (the p95 guard), slow99, and the error-rate and p99 guards
+  const failTests = 6;
   const alphaEach = o.alpha / failTests;
   const failAt = Math.log(1 / alphaEach);
   const passAt = Math.log(1 / o.beta);
+  /** Where stable's latency is `ms`, the canary may take this much without failing a test. */
+  const tolerated = (ms: number) => Math.max(ms * o.minLatencyRatio, ms + o.latencyFloorMs);
+  const toleranceText = (ms: number) => (ms * o.minLatencyRatio >= ms + o.latencyFloorMs ? `${Math.round((o.minLatencyRatio - 1) * 100)}%` : `${o.latencyFloorMs} ms`);
+  /** Stable's marks for the latency-event tests; the canary's are these tolerated. */
+  const marks = (t: { p95: number; p99: number }) => ({ p95: t.p95, p99: t.p99, g99: Math.max(t.p99 * o.guards.p99Ratio, t.p99 + o.latencyFloorMs) });
 
   const start = (): JudgeState => ({
     v: 1,
@@ -173,7 +207,6 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     thresholds: null,
     slow95: newCount(o.relativeRisks.length),
     slow99: newCount(o.relativeRisks.length),
-    guard95: newCount(o.relativeRisks.length),
     guard99: newCount(o.relativeRisks.length),
     canaryHist: Array.from({ length: BINS }, () => 0),
   });
@@ -191,13 +224,13 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     let s95s = 0;
     let s99c = 0;
     let s99s = 0;
-    let g95c = 0;
-    let g95s = 0;
     let g99c = 0;
     let g99s = 0;
     const t = s.thresholds;
-    const g95 = t ? Math.max(t.p95 * o.guards.p95Ratio, t.p95 + o.latencyFloorMs) : 0;
-    const g99 = t ? Math.max(t.p99 * o.guards.p99Ratio, t.p99 + o.latencyFloorMs) : 0;
+    const m = t ? marks(t) : { p95: 0, p99: 0, g99: 0 };
+    const c95 = tolerated(m.p95);
+    const c99 = tolerated(m.p99);
+    const cg99 = tolerated(m.g99);
     for (const r of records) {
       const lat = Math.max(r.latencyMs, 0.01);
       const ll = Math.log(lat);
@@ -208,11 +241,9 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
         s.canaryHist[binOf(lat)]++;
         if (t) {
           s.canary.nAfterThresholds++;
-          // "Slower" means by more than the floor too; any fixed threshold keeps the test valid.
-          if (lat > t.p95 + o.latencyFloorMs) s95c++;
-          if (lat > t.p99 + o.latencyFloorMs) s99c++;
-          if (lat > g95) g95c++;
-          if (lat > g99) g99c++;
+          if (lat > c95) s95c++;
+          if (lat > c99) s99c++;
+          if (lat > cg99) g99c++;
         }
       } else {
         ns++;
@@ -221,10 +252,9 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
         if (s.stable.sample.length < o.quantileSample) s.stable.sample.push(lat);
         if (t) {
           s.stable.nAfterThresholds++;
-          if (lat > t.p95 + o.latencyFloorMs) s95s++;
-          if (lat > t.p99 + o.latencyFloorMs) s99s++;
-          if (lat > g95) g95s++;
-          if (lat > g99) g99s++;
+          if (lat > m.p95) s95s++;
+          if (lat > m.p99) s99s++;
+          if (lat > m.g99) g99s++;
         }
       }
     }
@@ -242,14 +272,12 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     addEvents(s.errors, o.relativeRisks, share, ec, es);
     addEvents(s.slow95, o.relativeRisks, share, s95c, s95s, o.batchCap);
     addEvents(s.slow99, o.relativeRisks, share, s99c, s99s, o.batchCap);
-    addEvents(s.guard95, o.relativeRisks, share, g95c, g95s, o.batchCap);
     addEvents(s.guard99, o.relativeRisks, share, g99c, g99s, o.batchCap);
     if (t) {
       // Batch by batch, for the dispersion of the latency events (see dispersion()).
       for (const [test, c, st] of [
         [s.slow95, s95c, s95s],
         [s.slow99, s99c, s99s],
-        [s.guard95, g95c, g95s],
         [s.guard99, g99c, g99s],
       ] as const) {
         addSpread(test, 'canary', nc, c);
@@ -285,13 +313,25 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     const errFail = o.baselineErrorRate !== null ? mixture(s.errorsKnown) : mixture(s.errors.logLR);
     const errThreshold = Math.max(o.minErrorRatio * (o.baselineErrorRate ?? 0), o.guards.errorRate);
     const errPass = onePassLLR(s.canary.errors, nc, errThreshold / o.minErrorRatio, errThreshold);
+    // Showing a rate of 0.3% below 0.5% at 95% takes far more requests than a rollout step has,
+    // so a canary under the tolerance also passes once it is unlikely to be at twice it.
+    const horizon = Math.ceil(o.errorHorizon / errThreshold);
+    const errUnder = nc >= horizon && errRate < errThreshold;
+    // The chance of this many errors or more at the tolerance: a canary that errs more than
+    // stable but no more than the policy allows is rolled back only on a count unlikely for it.
+    const errAbove = errRate > errThreshold ? binomialTail(s.canary.errors, nc, errThreshold) : 1;
     const errVs = o.baselineErrorRate !== null ? `the known baseline ${pct(o.baselineErrorRate)}` : `stable's ${pct(ns ? s.stable.errors / ns : 0)} (${s.stable.errors}/${ns})`;
+    const errText = `canary errors ${pct(errRate)} (${s.canary.errors}/${nc})`;
     reasons.push(
-      errFail >= failAt
-        ? { metric: 'errors', verdict: 'fail', sentence: `canary errors ${pct(errRate)} (${s.canary.errors}/${nc}) are higher than ${errVs}: evidence ${fmt(errFail)} ≥ ${fmt(failAt)}`, statistic: errFail, threshold: failAt, samples: nc }
+      errFail >= failAt && errAbove < o.errorAboveTolerance
+        ? { metric: 'errors', verdict: 'fail', sentence: `${errText} are higher than ${errVs}: evidence ${fmt(errFail)} ≥ ${fmt(failAt)}; and above the ${pct(errThreshold)} tolerance (p ${errAbove < 0.0001 ? '< 0.01%' : `= ${pct(errAbove)}`} at ${pct(errThreshold)})`, statistic: errFail, threshold: failAt, samples: nc }
         : errPass >= passAt
-          ? { metric: 'errors', verdict: 'pass', sentence: `canary errors ${pct(errRate)} (${s.canary.errors}/${nc}) shown below ${pct(errThreshold)}`, statistic: errPass, threshold: passAt, samples: nc }
-          : { metric: 'errors', verdict: 'inconclusive', sentence: `canary errors ${pct(errRate)} (${s.canary.errors}/${nc}) vs ${errVs}: not enough evidence either way yet`, statistic: errFail, threshold: failAt, samples: nc },
+          ? { metric: 'errors', verdict: 'pass', sentence: `${errText} shown below ${pct(errThreshold)}`, statistic: errPass, threshold: passAt, samples: nc }
+          : errUnder
+            ? { metric: 'errors', verdict: 'pass', sentence: `${errText} stay under the ${pct(errThreshold)} tolerance (${(errThreshold * nc).toFixed(1)} errors in ${nc}) past ${horizon} canary requests, where a canary erring at ${pct(2 * errThreshold)} would have shown more in ${pct(binomialTail(Math.ceil(errThreshold * horizon), horizon, Math.min(2 * errThreshold, 1)))} of cases`, statistic: errRate, threshold: errThreshold, samples: nc }
+            : errFail >= failAt
+              ? { metric: 'errors', verdict: 'inconclusive', sentence: `${errText} are higher than ${errVs}, but not shown above the ${pct(errThreshold)} tolerance: not enough evidence either way yet`, statistic: errFail, threshold: failAt, samples: nc }
+              : { metric: 'errors', verdict: 'inconclusive', sentence: `${errText} vs ${errVs}: not enough evidence either way yet`, statistic: errFail, threshold: failAt, samples: nc },
     );
 
     // mean log latency
@@ -303,15 +343,15 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
       const diff = mean(lc) - mean(ls);
       const pooled = (lc.sumSq - lc.n * mean(lc) ** 2 + ls.sumSq - ls.n * mean(ls) ** 2) / Math.max(lc.n + ls.n - 2, 1);
       const V = Math.max(pooled, 1e-6) * (1 / lc.n + 1 / ls.n);
-      // Tested against a margin: the canary must be slower than stable by more than the floor.
-      const margin = Math.log(1 + o.latencyFloorMs / Math.exp(mean(ls)));
+      // Tested against the tolerance: the canary must be slower than stable by more than it.
+      const margin = Math.log(tolerated(Math.exp(mean(ls))) / Math.exp(mean(ls)));
       const logLambda = diff > margin ? mSPRT(diff - margin, V, o.tau) : 0;
-      const upper = diff + csHalfWidth(V, o.tau, o.beta);
+      const upper = diff + csHalfWidth(V, o.passTau, o.beta);
       const ratio = Math.exp(diff);
-      const limit = Math.max(Math.log(o.minLatencyRatio), margin);
+      const limit = margin;
       reasons.push(
         logLambda >= failAt
-          ? { metric: 'latency', verdict: 'fail', sentence: `canary is slower: geometric mean latency ×${ratio.toFixed(2)} of stable, evidence ${fmt(logLambda)} ≥ ${fmt(failAt)}`, statistic: logLambda, threshold: failAt, samples: lc.n }
+          ? { metric: 'latency', verdict: 'fail', sentence: `canary is slower: geometric mean latency ×${ratio.toFixed(2)} of stable, more than the ×${Math.exp(margin).toFixed(2)} tolerated: evidence ${fmt(logLambda)} ≥ ${fmt(failAt)}`, statistic: logLambda, threshold: failAt, samples: lc.n }
           : upper < limit
             ? { metric: 'latency', verdict: 'pass', sentence: `canary latency ×${ratio.toFixed(2)} of stable, at most ×${Math.exp(upper).toFixed(3)} (< ×${Math.exp(limit).toFixed(2)})`, statistic: upper, threshold: limit, samples: lc.n }
             : { metric: 'latency', verdict: 'inconclusive', sentence: `canary latency ×${ratio.toFixed(2)} of stable (could be up to ×${Math.exp(upper).toFixed(2)}): not enough evidence yet`, statistic: logLambda, threshold: failAt, samples: lc.n },
@@ -338,14 +378,15 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
       const bound = metric === 'slow95' ? 2 * base : o.minErrorRatio * base;
       const passStat = onePassLLR(slow, n, base, bound) / phi;
       const thresholdMs = metric === 'slow95' ? t.p95 : t.p99;
+      const mark = `${tolerated(thresholdMs).toFixed(0)} ms (stable's ${q} ${thresholdMs.toFixed(0)} ms + ${toleranceText(thresholdMs)})`;
       const share = n ? slow / n : 0;
       const bursts = burstNote(phi) && ` (${burstNote(phi)})`;
       reasons.push(
         stat >= failAt
-          ? { metric, verdict: 'fail', sentence: `${pct(share)} of canary requests (${slow}/${n}) are slower than stable's ${q} (${thresholdMs.toFixed(0)} ms), more than stable's: evidence ${fmt(stat)} ≥ ${fmt(failAt)}${bursts}`, statistic: stat, threshold: failAt, samples: n }
+          ? { metric, verdict: 'fail', sentence: `canary ${q} is more than ${toleranceText(thresholdMs)} above stable's: ${pct(share)} of canary requests (${slow}/${n}) are slower than ${mark}, ${pct(stableShare)} of stable's slower than its ${q}: evidence ${fmt(stat)} ≥ ${fmt(failAt)}${bursts}`, statistic: stat, threshold: failAt, samples: n }
           : passStat >= passAt
-            ? { metric, verdict: 'pass', sentence: `${pct(share)} of canary requests slower than stable's ${q} (${thresholdMs.toFixed(0)} ms), shown below ${pct(bound)}`, statistic: passStat, threshold: passAt, samples: n }
-            : { metric, verdict: 'inconclusive', sentence: `${pct(share)} of canary requests (${slow}/${n}) slower than stable's ${q} (${thresholdMs.toFixed(0)} ms): not enough evidence yet${bursts}`, statistic: stat, threshold: failAt, samples: n },
+            ? { metric, verdict: 'pass', sentence: `${pct(share)} of canary requests slower than ${mark}, shown below ${pct(bound)}`, statistic: passStat, threshold: passAt, samples: n }
+            : { metric, verdict: 'inconclusive', sentence: `${pct(share)} of canary requests (${slow}/${n}) slower than ${mark}: not enough evidence yet${bursts}`, statistic: stat, threshold: failAt, samples: n },
       );
     }
 
@@ -360,20 +401,18 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
       });
     } else if (t) {
       // Each guard is a sequential test too, so looking every second cannot trip it by chance:
-      // error rate above the guard (evidence for twice the guard against the guard); canary p95
-      // above 1.1x stable's and p99 above 2x stable's, as two-sample tests on requests above those
-      // marks against stable's requests in the same batches.
+      // error rate above the guard (evidence for twice the guard against the guard); canary p99
+      // above 2x stable's, as a two-sample test on canary requests above that mark plus the
+      // tolerance against stable's requests above the mark in the same batches. (The p95 guard
+      // is `slow95`.)
       const n = s.canary.nAfterThresholds;
-      const g95 = Math.max(t.p95 * o.guards.p95Ratio, t.p95 + o.latencyFloorMs);
-      const g99 = Math.max(t.p99 * o.guards.p99Ratio, t.p99 + o.latencyFloorMs);
-      const over = (c: CountTest) => `${pct(n ? c.canaryEvents / n : 0)} of canary requests, ${pct(s.stable.nAfterThresholds ? c.stableEvents / s.stable.nAfterThresholds : 0)} of stable's`;
-      const phi95 = dispersion(s.guard95);
+      const g99 = marks(t).g99;
       const phi99 = dispersion(s.guard99);
       const note = (phi: number) => burstNote(phi) && `; ${burstNote(phi)}`;
+      const over99 = `${pct(n ? s.guard99.canaryEvents / n : 0)} of canary requests over ${tolerated(g99).toFixed(0)} ms (+ ${toleranceText(g99)}), ${pct(s.stable.nAfterThresholds ? s.guard99.stableEvents / s.stable.nAfterThresholds : 0)} of stable's over ${g99.toFixed(0)} ms`;
       const guards = [
         { name: 'error rate', stat: onePassLLR(s.canary.errors, nc, Math.min(2 * o.guards.errorRate, 0.5), o.guards.errorRate), text: `error rate ${pct(errRate)} is above ${pct(o.guards.errorRate)}` },
-        { name: 'p95', stat: deflated(s.guard95, phi95), text: `p95 is above ${o.guards.p95Ratio}× stable's ${t.p95.toFixed(0)} ms (over ${g95.toFixed(0)} ms: ${over(s.guard95)}${note(phi95)})` },
-        { name: 'p99', stat: deflated(s.guard99, phi99), text: `p99 is above ${o.guards.p99Ratio}× stable's ${t.p99.toFixed(0)} ms (over ${g99.toFixed(0)} ms: ${over(s.guard99)}${note(phi99)})` },
+        { name: 'p99', stat: deflated(s.guard99, phi99), text: `p99 is above ${o.guards.p99Ratio}× stable's ${t.p99.toFixed(0)} ms (${over99}${note(phi99)})` },
       ];
       const broken = guards.filter((g) => g.stat >= failAt);
       const warn = errRate >= o.alerts.errorWarn || cp95 >= o.alerts.latencyWarnMs ? ` (warning level: error ${pct(errRate)}, p95 ${cp95.toFixed(0)} ms)` : '';
@@ -481,6 +520,32 @@ export function mixture(logLRs: number[]): number {
 /** ln LR of rate = low against rate = high, for k events in n: evidence the rate is below high. */
 export function onePassLLR(k: number, n: number, low: number, high: number): number {
   return k * Math.log(low / high) + (n - k) * Math.log((1 - low) / (1 - high));
+}
+
+/** P(X ≥ k) for X ~ Binomial(n, p), summed upwards from k in logs (k above the mean). */
+export function binomialTail(k: number, n: number, p: number): number {
+  if (k <= 0) return 1;
+  if (k > n || p <= 0) return 0;
+  if (p >= 1) return 1;
+  let term = lnGamma(n + 1) - lnGamma(k + 1) - lnGamma(n - k + 1) + k * Math.log(p) + (n - k) * Math.log(1 - p);
+  let sum = 0;
+  for (let j = k; j <= n; j++) {
+    const t = Math.exp(term);
+    sum += t;
+    if (t < sum * 1e-12 && j > n * p) break;
+    term += Math.log((n - j) / (j + 1)) + Math.log(p / (1 - p));
+  }
+  return Math.min(1, sum);
+}
+
+/** ln Γ(x) for x ≥ 1 (Lanczos, g = 7: about 15 significant digits). */
+function lnGamma(x: number): number {
+  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const z = x - 1;
+  let a = c[0];
+  for (let i = 1; i < 9; i++) a += c[i] / (z + i);
+  const t = z + 7.5;
+  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
 }
 
 /** ln of the normal-mixture SPRT statistic for an observed difference with variance V. */

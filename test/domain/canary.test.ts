@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { gaussian, mulberry32 } from '../support/random.js';
-import { createCanaryJudge, csHalfWidth, dispersion, mixture, mSPRT, onePassLLR, type CanaryRequest, type JudgeState } from '../../src/domain/canary.js';
+import { binomialTail, createCanaryJudge, csHalfWidth, dispersion, mixture, mSPRT, onePassLLR, type CanaryRequest, type JudgeState } from '../../src/domain/canary.js';
 
 
 
@@ -101,6 +101,21 @@ describe('canary judge: statistics against independent computations', () => {
     assert.ok(mean > wald * 0.9 && mean < wald * 1.3, `mean ${mean.toFixed(0)} vs Wald ${wald.toFixed(0)}`);
   });
 
+  test('the errors\' tolerance condition is the binomial tail P(X ≥ k), summed term by term', () => {
+    for (const [k, n, p] of [
+      [4, 200, 0.005],
+      [7, 675, 0.005],
+      [14, 2700, 0.005],
+      [60, 5000, 0.005],
+      [1, 10, 0.3],
+    ]) {
+      let direct = 0;
+      for (let j = k; j <= n; j++) direct += Math.exp(lnBinom(j, n, p));
+      assert.ok(Math.abs(binomialTail(k, n, p) - direct) < 1e-9 * Math.max(direct, 1e-3), `${k}/${n} at ${p}: ${binomialTail(k, n, p)} vs ${direct}`);
+    }
+    assert.equal(binomialTail(0, 100, 0.01), 1);
+  });
+
   test('looking after every batch of 50 keeps the false rollback rate under alpha (no change, 300 canaries)', () => {
     const judge = createCanaryJudge({ alpha: 0.05 });
     const rand = mulberry32(11);
@@ -148,8 +163,8 @@ describe('canary judge: verdicts and reasons', () => {
     assert.equal(verdict.verdict, 'fail');
     const errors = verdict.reasons.find((r) => r.metric === 'errors')!;
     assert.equal(errors.verdict, 'fail');
-    assert.match(errors.sentence, /canary errors \d+\.\d+% \(\d+\/\d+\) are higher than stable's .*evidence \d+\.\d+ ≥ 6\.55/);
-    assert.equal(judge.failAt, Math.log(7 / 0.01), 'alpha 1% split over 7 tests');
+    assert.match(errors.sentence, /canary errors \d+\.\d+% \(\d+\/\d+\) are higher than stable's .*evidence \d+\.\d+ ≥ 6\.40; and above the 0\.50% tolerance/);
+    assert.equal(judge.failAt, Math.log(6 / 0.01), 'alpha 1% split over 6 tests');
     assert.ok(errors.statistic! >= errors.threshold!);
     assert.ok(verdict.canaryRequests < 200, `caught after ${verdict.canaryRequests} canary requests`);
   });
@@ -188,7 +203,8 @@ describe('canary judge: verdicts and reasons', () => {
     }
     assert.equal(j.verdict, 'pass');
     assert.ok(j.reasons.every((r) => r.verdict === 'pass'));
-    assert.match(j.reasons.find((r) => r.metric === 'errors')!.sentence, /shown below 0\.50%/);
+    // Shown below the tolerance, or (a canary unlucky with its errors) under it past the horizon.
+    assert.match(j.reasons.find((r) => r.metric === 'errors')!.sentence, /shown below 0\.50%|stay under the 0\.50% tolerance .* past 2200 canary requests/);
     assert.match(j.reasons.find((r) => r.metric === 'latency')!.sentence, /at most ×1\.0\d\d \(< ×1\.10\)/);
   });
 
@@ -234,7 +250,7 @@ describe('canary judge: slow requests that come in bursts', () => {
       return { at: i, version, status: 200, latencyMs, error: false };
     });
   }
-  const TESTS = ['slow95', 'slow99', 'guard95', 'guard99'] as const;
+  const TESTS = ['slow95', 'slow99', 'guard99'] as const;
 
   test('the dispersion factor is Pearson\'s χ² over its degrees of freedom: 1 for even counts, large for one burst', () => {
     const judge = createCanaryJudge();
@@ -305,5 +321,101 @@ describe('canary judge: slow requests that come in bursts', () => {
     // Slower than among calm traffic (the bursts cost evidence too), but every run is caught.
     assert.equal(needed.length, 50, 'every run caught within 60 s');
     assert.ok(needed[25] <= 600, `median ${needed[25]} canary requests`);
+  });
+});
+
+describe('canary judge: differences inside the tolerance', () => {
+  /**
+   * One second of the seed's traffic: 150 requests, `share` of them on the canary. Stable: 0.1%
+   * errors, latency log-normal with median 43.1 ms and sigma 0.5 (p95 98 ms). The canary:
+   * `errorRate`, every latency × `latencyFactor` (1.04: p95 102 ms).
+   */
+  function seedSecond(rand: () => number, share: number, canary: { errorRate: number; latencyFactor: number }): CanaryRequest[] {
+    const nc = Math.round(150 * share);
+    return [
+      ...requests(rand, 'canary', nc, { errorRate: canary.errorRate, median: 43.1 * canary.latencyFactor }),
+      ...requests(rand, 'stable', 150 - nc, { errorRate: 0.001, median: 43.1 }),
+    ];
+  }
+
+  test('the seed\'s successful canary (errors 0.3% against 0.1%, p95 +4%) is promoted: 10% of 150 req/s, then 50%, each step within 3 minutes (400 rollouts)', () => {
+    const runs = 400;
+    const canary = { errorRate: 0.003, latencyFactor: 1.04 };
+    for (const baselineErrorRate of [null, 0.001]) {
+      const judge = createCanaryJudge({ baselineErrorRate });
+      const ends = { promoted: 0, 'rolled back': 0, paused: 0 };
+      const failures: string[] = [];
+      for (let run = 0; run < runs; run++) {
+        const rand = mulberry32(9000 + run);
+        let s = judge.start();
+        // As the controller runs a step: on `pass` once min_step (30 s) is over, paused past
+        // max_step (3 min), rolled back on `fail`.
+        const step = (share: number): keyof typeof ends | null => {
+          for (let sec = 1; sec <= 180; sec++) {
+            s = judge.observe(s, seedSecond(rand, share, canary), share, { inPlace: true });
+            const j = judge.judge(s);
+            if (j.verdict === 'fail') {
+              if (failures.length < 3) failures.push(j.reasons.filter((r) => r.verdict === 'fail').map((r) => r.sentence).join('; '));
+              return 'rolled back';
+            }
+            if (j.verdict === 'pass' && sec >= 30) return null;
+          }
+          return 'paused';
+        };
+        ends[step(0.1) ?? step(0.5) ?? 'promoted']++;
+      }
+      const label = `${baselineErrorRate === null ? 'two-sample' : 'known 0.1%'}: ${JSON.stringify(ends)} of ${runs}`;
+      // At least 95%, allowing 2 standard errors for the sample of runs (about 96% over 3,000).
+      assert.ok(ends.promoted / runs >= 0.95 - 2 * Math.sqrt((0.95 * 0.05) / runs), `${label}; ${failures.join(' | ')}`);
+      // Rolled back by an early run of errors that looks like a real regression (4 in the first
+      // 150 requests): about 1% of such canaries, the price of catching 0.1% → 2.1% that fast.
+      assert.ok(ends['rolled back'] <= 0.03 * runs, `${label}; ${failures.join(' | ')}`);
+    }
+  });
+
+  test('a canary at 1.0% errors (stable 0.1%) is not passed, over 3 minutes at 10% then 3 at 50% (1,000 runs)', () => {
+    const runs = 1000;
+    for (const baselineErrorRate of [null, 0.001]) {
+      const judge = createCanaryJudge({ baselineErrorRate });
+      let passed = 0;
+      for (let run = 0; run < runs; run++) {
+        const rand = mulberry32(11000 + run);
+        let s = judge.start();
+        for (let sec = 0; sec < 360; sec++) {
+          const share = sec < 180 ? 0.1 : 0.5;
+          s = judge.observe(s, seedSecond(rand, share, { errorRate: 0.01, latencyFactor: 1 }), share, { inPlace: true });
+          const v = judge.judge(s).verdict;
+          if (v === 'pass') passed++;
+          if (v !== 'inconclusive') break;
+        }
+      }
+      // At most 1%, allowing 2 standard errors for the sample of runs (about 0.65% over 4,000).
+      assert.ok(passed / runs <= 0.01 + 2 * Math.sqrt((0.01 * 0.99) / runs), `${baselineErrorRate === null ? 'two-sample' : 'known 0.1%'}: ${passed}/${runs} passed`);
+    }
+  });
+
+  test('latency 4% or 8% higher, or 1.5 ms more on a 1 ms endpoint, never fails a canary, even over 100,000 canary requests', () => {
+    for (const [name, median, slower] of [
+      ['+4%', 100, (ms: number) => ms * 1.04],
+      ['+8%', 100, (ms: number) => ms * 1.08],
+      ['+1.5 ms at 1 ms', 1, (ms: number) => ms + 1.5],
+    ] as const) {
+      const judge = createCanaryJudge();
+      for (let run = 0; run < 5; run++) {
+        const rand = mulberry32(13000 + run);
+        let s = judge.start();
+        let j = judge.judge(s);
+        for (let look = 0; look < 200; look++) {
+          const canary = requests(rand, 'canary', 500, { errorRate: 0.001, median }).map((r) => ({ ...r, latencyMs: slower(r.latencyMs) }));
+          s = judge.observe(s, [...canary, ...requests(rand, 'stable', 500, { errorRate: 0.001, median })], 0.5, { inPlace: true });
+          j = judge.judge(s);
+          const failing = j.reasons.filter((r) => r.verdict === 'fail' && r.metric !== 'errors');
+          assert.equal(failing.length, 0, `${name}, run ${run}, look ${look}: ${failing.map((r) => r.sentence).join('; ')}`);
+        }
+        for (const metric of ['latency', 'slow95', 'slow99']) {
+          assert.equal(j.reasons.find((r) => r.metric === metric)!.verdict, 'pass', `${name}, run ${run}: ${JSON.stringify(j.reasons)}`);
+        }
+      }
+    }
   });
 });
