@@ -13,6 +13,7 @@
 import { createRequire } from 'node:module';
 import { DateTime, IANAZone } from 'luxon';
 import { InputError } from '../errors.js';
+import { HOLIDAY_REGIONS } from './holiday-regions.js';
 import { type Calendar, type Freeze, WEEKDAYS, type Weekday } from './types.js';
 
 type HolidaysClass = typeof import('date-holidays').default;
@@ -129,13 +130,11 @@ export function validateMonthDay(s: string): string | null {
 
 export function validateHolidayCountry(country: string, region?: string): string | null {
   const code = typeof country === 'string' ? country.toUpperCase() : '';
-  const countries = Holidays().getCountries('en');
-  if (!countries[code]) return `unknown holiday country '${country}'; use an ISO 3166-1 code such as NL, DE or US`;
+  const regions = Object.hasOwn(HOLIDAY_REGIONS, code) ? HOLIDAY_REGIONS[code] : undefined;
+  if (!regions) return `unknown holiday country '${country}'; use an ISO 3166-1 code such as NL, DE or US`;
   if (region === undefined) return null;
-  const states = Holidays().getStates(code, 'en') ?? {};
-  if (!states[regionCode(code, region)]) {
-    const known = Object.keys(states);
-    return `unknown region '${region}' for ${code}${known.length ? `; known: ${known.join(', ')}` : '; it has no regions'}`;
+  if (!regions.includes(regionCode(code, region))) {
+    return `unknown region '${region}' for ${code}${regions.length ? `; known: ${regions.join(', ')}` : '; it has no regions'}`;
   }
   return null;
 }

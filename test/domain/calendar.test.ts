@@ -2,6 +2,8 @@
 // hold across daylight-saving changes, freeze edges to the second, and the next instant a
 // deployment may start.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
   formatLocal,
@@ -15,6 +17,7 @@ import {
   validateWeeklyPoint,
   windowStatus,
 } from '../../src/domain/calendar.js';
+import { holidayRegionsSource } from '../support/holiday-regions.js';
 import type { Calendar, Freeze, WeeklyWindow } from '../../src/domain/types.js';
 import { InputError } from '../../src/errors.js';
 
@@ -349,5 +352,12 @@ describe('validators', () => {
     const region = validateHolidayCountry('DE', 'ZZ')!;
     assert.match(region, /unknown region 'ZZ' for DE/);
     assert.match(region, /BY/);
+    assert.equal(validateHolidayCountry('DE', 'by'), null);
+    assert.equal(validateHolidayCountry('nl'), null);
+  });
+
+  test('the countries and regions a config is checked against are the installed date-holidays\' own', () => {
+    const committed = fs.readFileSync(path.resolve(import.meta.dirname, '../../src/domain/holiday-regions.ts'), 'utf8');
+    assert.equal(committed, holidayRegionsSource(), 'regenerate: node --import tsx scripts/holiday-regions.ts');
   });
 });
