@@ -1,6 +1,6 @@
 // The composition root: the only place that knows every concrete class. It opens the store
-// (SQLite, PostgreSQL or memory), builds each feature's service on it, and lists the HTTP
-// operations; the server, the CLI and the tests all start from here.
+// (SQLite, PostgreSQL or memory) and builds each feature's service on it; the server, the CLI
+// and the tests all start from here. The HTTP operations are listed in server/operations.ts.
 import type { Kysely } from 'kysely';
 import type { ShipgateConfig } from './config/load.js';
 import { AccessService } from './features/access/service.js';
@@ -25,14 +25,6 @@ import { type MemoryTables, memoryStore } from './store/memory.js';
 import type { DB } from './store/schema.js';
 import { sqlStore } from './store/sql.js';
 import type { Store } from './store/store.js';
-import { accessOperations } from './features/access/operations.js';
-import { auditOperations } from './features/audit/operations.js';
-import { deploymentOperations } from './features/deployments/operations.js';
-import { releaseOperations } from './features/releases/operations.js';
-import { rolloutOperations } from './features/rollouts/operations.js';
-import { statusOperations } from './features/status/operations.js';
-import type { Operation } from './server/operation.js';
-import { healthz, openApiOperation } from './server/openapi.js';
 
 export interface Shipgate {
   config: ShipgateConfig;
@@ -100,14 +92,3 @@ export function inMemoryStore(tables: MemoryTables = {}): Store {
   }), tables);
 }
 
-/** Every HTTP operation, in the order the OpenAPI document lists them. */
-export const OPERATIONS: Operation[] = [
-  healthz,
-  openApiOperation(() => OPERATIONS),
-  ...accessOperations,
-  ...releaseOperations,
-  ...deploymentOperations,
-  ...rolloutOperations,
-  ...statusOperations,
-  ...auditOperations,
-] as Operation[];

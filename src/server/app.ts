@@ -5,7 +5,8 @@ import { PassThrough } from 'node:stream';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { asShipgateError, ShipgateError, UnauthorizedError } from '../errors.js';
 import type { Actor } from '../features/access/actor.js';
-import { OPERATIONS, type Shipgate } from '../main.js';
+import type { Shipgate } from '../main.js';
+import { OPERATIONS } from './operations.js';
 import { addSecurityHeaders, AuthFailureLimit, DEFAULT_HARDENING, type Hardening, serverFactory } from './hardening.js';
 import { invoke, isStreamed, type Operation } from './operation.js';
 

@@ -4,7 +4,8 @@
 // (SHIPGATE_FUZZ_SEED). Whatever comes in, the answer is never a 5xx, on either store.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { createShipgate, OPERATIONS, sqlStoreOn } from '../../src/main.js';
+import { createShipgate, sqlStoreOn } from '../../src/main.js';
+import { OPERATIONS } from '../../src/server/operations.js';
 import { buildServer } from '../../src/server/app.js';
 import { openApiDocument } from '../../src/server/openapi.js';
 import type { Database } from '../../src/store/db.js';
