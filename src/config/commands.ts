@@ -15,9 +15,14 @@ async function init(ctx: CommandContext, o: { force?: boolean }): Promise<Outcom
   fs.writeFileSync(file, initTemplate());
   const schemaFile = path.join(path.dirname(file), 'shipgate.schema.json');
   fs.writeFileSync(schemaFile, `${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+  // A service to try rollouts with, which the template's `run:` starts; never over one of yours.
+  const sample = path.join(path.dirname(file), 'sample-service.mjs');
+  const wroteSample = !fs.existsSync(sample);
+  if (wroteSample) fs.copyFileSync(new URL('../../examples/sample-service/server.mjs', import.meta.url), sample);
+  const wrote = [path.relative(ctx.io.cwd, file) || file, `${path.basename(schemaFile)} (for editors)`, ...(wroteSample ? ['sample-service.mjs (a service to try rollouts with)'] : [])];
   return {
-    json: { config: file, schema: schemaFile },
-    human: `wrote ${path.relative(ctx.io.cwd, file) || file} and ${path.basename(schemaFile)} (for editors)\nnext: create an API token for each user who will use the server: shipgate token create <user>`,
+    json: { config: file, schema: schemaFile, sampleService: wroteSample ? sample : null },
+    human: `wrote ${wrote.join(', ')}\nnext: shipgate validate; create an API token for each user who will use a server: shipgate token create <user>`,
   };
 }
 

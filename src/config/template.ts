@@ -40,6 +40,15 @@ users:
 services:
   - name: web
     description: Customer-facing web app
+    # How the local driver starts one version: a process of its own on a free port ({version},
+    # {digest} and {port} are filled in; PORT and VERSION are set). \`shipgate init\` wrote
+    # sample-service.mjs to try it with: put your service's start command here.
+    run:
+      command: [node, sample-service.mjs]
+      ready_path: /ready          # answers 2xx once the version can take traffic
+      ports:                      # where users reach the service in each environment
+        staging: 8081
+        production: 8082
 
 # Environments in promotion order. A release must be verified in the previous environment
 # before it may be requested in the next one (require_verified_in), unless a policy says
@@ -53,6 +62,15 @@ environments:
     policy:
       auto_approve: true
       soak: 0                     # no waiting after dev
+    # shipgate rolls deployments out here itself, on the local driver, 10% → 50% → 100%, each
+    # step passed by the canary judge on live traffic (docs/rollout.md).
+    rollout:
+      steps: [10, 50, 100]
+      min_step: 15s               # a step lasts at least this long
+      max_step: 5m                # still inconclusive then: pause for a person (shipgate resume)
+      post_deploy: [0s]           # smoke tests again once at 100%
+      smoke:
+        - { name: health, path: /health, json: { status: ok } }
 
   - name: production
     timezone: Europe/Amsterdam    # windows and freezes are in this zone, DST included
@@ -99,5 +117,14 @@ environments:
         approvals:
           - { role: vp-engineering, count: 1 }
         may_bypass: [window, freeze, soak]   # recorded and shown on every bypass
+    rollout:
+      steps: [10, 50, 100]
+      min_step: 1m
+      max_step: 10m
+      on_inconclusive: pause      # or rollback
+      post_deploy: [0s, 5m, 30m]  # smoke tests and the canary's figures again after 100%
+      smoke:
+        - { name: health, path: /health, json: { status: ok } }
+        - { name: ready, path: /ready }
 `;
 }
