@@ -3,10 +3,10 @@
 // commands, each run through the one wrapper (run.ts) that owns output, --json and exit codes.
 // A group's module holds only declarations and small actions; what an action needs (the store,
 // the server, the operations) it loads when it runs, so `shipgate --help` stays light.
-import fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { commands as config } from '../config/commands.js';
 import { EXIT } from '../errors.js';
+import { packageVersion } from '../install.js';
 import { commands as access } from '../features/access/commands.js';
 import { commands as audit } from '../features/audit/commands.js';
 import { commands as deployments } from '../features/deployments/commands.js';
@@ -37,7 +37,7 @@ Exit codes:
 
 function version(): string {
   try {
-    return (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return packageVersion();
   } catch {
     return 'unknown';
   }

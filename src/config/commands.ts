@@ -4,6 +4,7 @@ import path from 'node:path';
 import { command } from '../cli/command.js';
 import type { CommandContext, Outcome } from '../cli/run.js';
 import { EXIT } from '../errors.js';
+import { packageFile } from '../install.js';
 
 async function init(ctx: CommandContext, o: { force?: boolean }): Promise<Outcome> {
   const file = ctx.configFile();
@@ -18,7 +19,7 @@ async function init(ctx: CommandContext, o: { force?: boolean }): Promise<Outcom
   // A service to try rollouts with, which the template's `run:` starts; never over one of yours.
   const sample = path.join(path.dirname(file), 'sample-service.mjs');
   const wroteSample = !fs.existsSync(sample);
-  if (wroteSample) fs.copyFileSync(new URL('../../examples/sample-service/server.mjs', import.meta.url), sample);
+  if (wroteSample) fs.copyFileSync(packageFile('examples/sample-service/server.mjs'), sample);
   const wrote = [path.relative(ctx.io.cwd, file) || file, `${path.basename(schemaFile)} (for editors)`, ...(wroteSample ? ['sample-service.mjs (a service to try rollouts with)'] : [])];
   return {
     json: { config: file, schema: schemaFile, sampleService: wroteSample ? sample : null },

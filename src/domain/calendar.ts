@@ -11,10 +11,25 @@
 //   choice: the offset after the change). A window 02:00–03:00 on that day is open during the
 //   second pass through 02:00–03:00 only, one hour long like every other day.
 import { createRequire } from 'node:module';
-import { DateTime, IANAZone } from 'luxon';
+import type { DateTime } from 'luxon';
 import { InputError } from '../errors.js';
 import { HOLIDAY_REGIONS } from './holiday-regions.js';
 import { type Calendar, type Freeze, WEEKDAYS, type Weekday } from './types.js';
+
+type Luxon = typeof import('luxon');
+let luxon: Luxon | null = null;
+
+/** The time-zone library, loaded the first time a calendar is computed (validating a config
+ * needs none of it). */
+function lx(): Luxon {
+  return (luxon ??= createRequire(import.meta.url)('luxon') as Luxon);
+}
+
+/** Whether y-m-d is a day of the calendar (Feb 30 is not). */
+function isDay(year: number, month: number, day: number): boolean {
+  const d = new Date(Date.UTC(year, month - 1, day));
+  return d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day;
+}
 
 type HolidaysClass = typeof import('date-holidays').default;
 let holidaysClass: HolidaysClass | null = null;
@@ -99,16 +114,25 @@ export function nextDeployableAt(cal: Calendar, now: Date, horizonDays = DEFAULT
 
 /** "Tue 24 Nov 10:00 Europe/Amsterdam": weekday and date, because a freeze can span weeks. */
 export function formatLocal(d: Date, timezone: string): string {
-  const local = DateTime.fromJSDate(d, { zone: timezone }).setLocale('en');
+  const local = lx().DateTime.fromJSDate(d, { zone: timezone }).setLocale('en');
   if (!local.isValid) return `${d.toISOString()} UTC`;
   return `${local.toFormat('ccc d LLL HH:mm')} ${timezone}`;
 }
 
 // ---- validators: an error message, or null when the value is fine ------------------------------
 
+function isZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function validateTimezone(tz: string): string | null {
   if (typeof tz !== 'string' || tz.trim() === '') return 'timezone is empty; use an IANA zone such as Europe/Amsterdam';
-  if (!IANAZone.isValidZone(tz)) return `unknown timezone '${tz}'; use an IANA zone such as Europe/Amsterdam or UTC`;
+  if (!isZone(tz)) return `unknown timezone '${tz}'; use an IANA zone such as Europe/Amsterdam or UTC`;
   return null;
 }
 
@@ -144,7 +168,7 @@ export function validateHolidayCountry(country: string, region?: string): string
 /** Window intervals on the local days around t (the day before, for a window still open from
  * yesterday's 24:00 end, up to the look-ahead). Empty intervals (a DST gap) are dropped. */
 function windowIntervals(cal: Calendar, zone: string, t: number, aheadDays = 1): Interval[] {
-  const today = DateTime.fromMillis(t, { zone }).startOf('day');
+  const today = lx().DateTime.fromMillis(t, { zone }).startOf('day');
   const out: Interval[] = [];
   for (let k = -1; k <= aheadDays; k++) {
     const day = today.plus({ days: k });
@@ -178,7 +202,7 @@ function allFreezeIntervals(cal: Calendar, zone: string, t: number): Interval[] 
 /** Intervals of one freeze generated around t: enough occurrences that any one containing t is
  * among them. Times that fail to parse contribute nothing (the config loader rejects them). */
 function freezeIntervals(f: Freeze, zone: string, t: number): Interval[] {
-  const here = DateTime.fromMillis(t, { zone });
+  const here = lx().DateTime.fromMillis(t, { zone });
   switch (f.kind) {
     case 'once': {
       const from = parseLocal(f.from);
@@ -223,7 +247,7 @@ function freezeIntervals(f: Freeze, zone: string, t: number): Interval[] {
       const out: Interval[] = [];
       for (let y = here.year - 1; y <= here.year + 1; y++) {
         for (const date of publicHolidayDates(f.country, f.region, y)) {
-          const day = DateTime.fromISO(date, { zone });
+          const day = lx().DateTime.fromISO(date, { zone });
           out.push({ start: localInstant(day, 0, zone), end: localInstant(day, 24 * 60, zone) });
         }
       }
@@ -284,27 +308,27 @@ function localInstant(day: DateTime, minutes: number, zone: string): number {
   const date = minutes >= 1440 ? day.plus({ days: 1 }) : day;
   const m = minutes >= 1440 ? minutes - 1440 : minutes;
   for (let probe = m; probe < 1440; probe++) {
-    const dt = DateTime.fromObject(
+    const dt = lx().DateTime.fromObject(
       { year: date.year, month: date.month, day: date.day, hour: Math.floor(probe / 60), minute: probe % 60 },
       { zone },
     );
     // luxon shifts a nonexistent time forward by the gap; a round trip tells us it did.
     if (dt.hour * 60 + dt.minute === probe) return dt.toMillis();
   }
-  return DateTime.fromObject({ year: date.year, month: date.month, day: date.day }, { zone }).plus({ days: 1 }).toMillis();
+  return lx().DateTime.fromObject({ year: date.year, month: date.month, day: date.day }, { zone }).plus({ days: 1 }).toMillis();
 }
 
 function dayOf(p: { year: number; month: number; day: number }, zone: string): DateTime {
-  return DateTime.fromObject({ year: p.year, month: p.month, day: p.day }, { zone });
+  return lx().DateTime.fromObject({ year: p.year, month: p.month, day: p.day }, { zone });
 }
 
 /** MM-DD in a given year; 02-29 in a common year becomes 03-01 as a start, 02-28 as an end. */
 function monthDay(year: number, md: { month: number; day: number }, zone: string, leap: 'up' | 'down'): DateTime {
-  const dt = DateTime.fromObject({ year, month: md.month, day: md.day }, { zone });
+  const dt = lx().DateTime.fromObject({ year, month: md.month, day: md.day }, { zone });
   if (dt.isValid) return dt;
   return leap === 'up'
-    ? DateTime.fromObject({ year, month: md.month + 1, day: 1 }, { zone })
-    : DateTime.fromObject({ year, month: md.month, day: 1 }, { zone }).endOf('month').startOf('day');
+    ? lx().DateTime.fromObject({ year, month: md.month + 1, day: 1 }, { zone })
+    : lx().DateTime.fromObject({ year, month: md.month, day: 1 }, { zone }).endOf('month').startOf('day');
 }
 
 function checkedZone(tz: string): string {
@@ -337,7 +361,7 @@ function parseLocal(s: string): { year: number; month: number; day: number; minu
   const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}))?$/.exec(typeof s === 'string' ? s.trim() : '');
   if (!m) return null;
   const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  if (!DateTime.fromObject({ year, month, day }, { zone: 'UTC' }).isValid) return null;
+  if (!isDay(year, month, day)) return null;
   if (m[4] === undefined) return { year, month, day };
   const h = Number(m[4]);
   const min = Number(m[5]);
@@ -351,6 +375,6 @@ function parseMonthDay(s: string): { month: number; day: number } | null {
   const month = Number(m[1]);
   const day = Number(m[2]);
   // 2024 is a leap year, so 02-29 is accepted: it freezes on 02-28/03-01 in common years.
-  if (month < 1 || month > 12 || day < 1 || !DateTime.fromObject({ year: 2024, month, day }, { zone: 'UTC' }).isValid) return null;
+  if (month < 1 || month > 12 || day < 1 || !isDay(2024, month, day)) return null;
   return { month, day };
 }

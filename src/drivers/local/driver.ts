@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fromSource, packageFile } from '../../install.js';
 import { type Driver, DriverError, type RequestRecord, type RolloutContext, type TargetObservation } from '../driver.js';
 import { endOrphans, RUNTIME_MARK, runsRuntime } from './orphans.js';
 import type { ProxyRecord } from './proxy.js';
@@ -21,10 +22,8 @@ export interface LocalServiceSpec extends RunSpec {
 /** How to start a runtime process: the compiled entry beside this file, or in a checkout run
  * from its TypeScript sources, the source entry through tsx. */
 function runtimeCommand(): string[] {
-  const here = fileURLToPath(import.meta.url);
-  const fromSource = here.endsWith('.ts');
-  const entry = path.join(path.dirname(here), fromSource ? 'runtime-main.ts' : 'runtime-main.js');
-  return fromSource ? ['--import', fileURLToPath(import.meta.resolve('tsx')), entry] : [entry];
+  if (!fromSource) return [packageFile('dist/drivers/local/runtime-main.js')];
+  return ['--import', fileURLToPath(import.meta.resolve('tsx')), packageFile('src/drivers/local/runtime-main.ts')];
 }
 
 export class LocalDriver implements Driver {
