@@ -75,7 +75,7 @@ async function rollout(version: string): Promise<{ state: string; record: Rollou
   const { view } = await app.deployments.request(actor, { service: 'web', version, environment: 'production' });
   const started = performance.now();
   const d = await controller.run(view.deployment.id, { pollMs: 200, deadlineMs: 600_000 });
-  return { state: d.state, record: d.rollout as RolloutRecord, seconds: (performance.now() - started) / 1000 };
+  return { state: d.state, record: d.rollout!, seconds: (performance.now() - started) / 1000 };
 }
 
 function median(xs: number[]): number {

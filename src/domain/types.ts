@@ -1,5 +1,6 @@
 // The shapes shipgate's domain speaks in: releases, policies, checks, approvals, deployments.
 // Pure data; no I/O lives here.
+import type { RolloutRecord } from './rollout.js';
 
 export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'unknown';
 export const SEVERITIES: readonly Severity[] = ['critical', 'high', 'medium', 'low', 'unknown'];
@@ -200,6 +201,6 @@ export interface Deployment {
   checks: CheckResult[]; // the latest evaluation
   /** Release that was current in the environment when requested: the rollback target. */
   previousReleaseId: number | null;
-  /** The rollout controller's persisted progress (see src/rollout/types.ts), null before it starts. */
-  rollout: unknown;
+  /** The rollout controller's persisted progress (domain/rollout.ts), null before it starts. */
+  rollout: RolloutRecord | null;
 }

@@ -3,6 +3,7 @@
 // same way, and rolls a failed transaction back whole.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { DEFAULT_PLAN, firstRecord } from '../../src/domain/rollout.js';
 import type { Deployment, Release } from '../../src/domain/types.js';
 import { verifyChain } from '../../src/features/audit/log.js';
 import { retrying, StaleRevisionError, type Store, UniqueViolation } from '../../src/store/store.js';
@@ -74,8 +75,10 @@ for (const kind of ALL_STORE_KINDS) {
       assert.equal(moved.rev, 2);
       assert.deepEqual(await store.deployments.find(d.id), moved);
       await assert.rejects(store.transaction((tx) => tx.deployments.update(d, { state: 'cancelled', updatedAt: T })), StaleRevisionError, 'a stale revision is refused');
-      const ended = await store.transaction((tx) => tx.deployments.update(moved, { state: 'succeeded', open: false, rollout: { phase: 'done' }, updatedAt: T }));
-      assert.deepEqual(ended.rollout, { phase: 'done' });
+      const record = { ...firstRecord(DEFAULT_PLAN, false, { judge: 'state' }, new Date(T)), phase: 'done' as const };
+      const ended = await store.transaction((tx) => tx.deployments.update(moved, { state: 'succeeded', open: false, rollout: record, updatedAt: T }));
+      assert.deepEqual(ended.rollout, record);
+      assert.deepEqual((await store.deployments.find(d.id))!.rollout, record, 'the rollout record comes back whole');
       assert.equal(await store.deployments.findOpen('web', 'production'), null, 'an ended deployment frees its key');
       assert.equal((await store.deployments.lastSucceeded('web', 'production'))!.id, d.id);
       assert.equal(await store.deployments.succeededWith(r.id, 'production'), true);

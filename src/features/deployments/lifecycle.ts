@@ -4,6 +4,7 @@
 // transaction.
 import { GATE_STATES, isFinal, pathBetween, assertTransition } from '../../domain/deployment.js';
 import { evaluateGate, type GateOutcome, type GateResult } from '../../domain/gate.js';
+import type { RolloutRecord } from '../../domain/rollout.js';
 import type { Approval, ChecklistTick, Deployment, DeploymentState, DeploymentType, Release } from '../../domain/types.js';
 import { NotFoundError } from '../../errors.js';
 import type { Stores } from '../../store/store.js';
@@ -110,7 +111,7 @@ export class Lifecycle {
     return current;
   }
 
-  async transition(tx: Stores, actor: Actor, d: Deployment, to: DeploymentState, reason: string | null, checks?: Deployment['checks'], rollout?: unknown): Promise<Deployment> {
+  async transition(tx: Stores, actor: Actor, d: Deployment, to: DeploymentState, reason: string | null, checks?: Deployment['checks'], rollout?: RolloutRecord | null): Promise<Deployment> {
     assertTransition(d.id, d.state, to);
     const next = await tx.deployments.update(d, {
       state: to,

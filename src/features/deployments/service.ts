@@ -4,6 +4,7 @@
 import { GATE_STATES, isFinal } from '../../domain/deployment.js';
 import type { GateResult } from '../../domain/gate.js';
 import { normalizeDigest } from '../../domain/release.js';
+import type { RolloutRecord } from '../../domain/rollout.js';
 import type { ChecklistTick, Deployment, DeploymentType, Release } from '../../domain/types.js';
 import { ConflictError, ForbiddenError, InputError } from '../../errors.js';
 import { retrying, type Store, type Stores } from '../../store/store.js';
@@ -168,7 +169,7 @@ export class DeploymentService {
    * first step (with its first record). Outside a window it parks the deployment in
    * waiting_for_window; otherwise it moves to rolling_out.
    */
-  async start(actor: Actor, id: number, rollout: unknown = null): Promise<DeploymentView> {
+  async start(actor: Actor, id: number, rollout: RolloutRecord | null = null): Promise<DeploymentView> {
     this.directory.assertUser(actor);
     await retrying(() =>
       this.store.transaction(async (tx) => {

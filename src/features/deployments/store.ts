@@ -1,5 +1,6 @@
 // What the deployments feature keeps: deployments (with the rollout record the controller
 // writes), the approvals given on them, and their ticked checklist items.
+import type { RolloutRecord } from '../../domain/rollout.js';
 import type { Approval, ChecklistTick, CheckResult, Deployment, DeploymentState } from '../../domain/types.js';
 
 export interface StoredApproval extends Approval {
@@ -20,7 +21,7 @@ export interface DeploymentPatch {
   checks?: CheckResult[];
   /** false once the deployment ended: the service and environment are free again. */
   open?: boolean;
-  rollout?: unknown;
+  rollout?: RolloutRecord | null;
   updatedAt: string;
 }
 

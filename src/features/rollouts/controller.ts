@@ -76,7 +76,7 @@ export class RolloutController {
     const d = await records.get(id);
     if (d.state === 'approved' || d.state === 'waiting_for_window') return this.begin(id);
     if (!ROLLOUT_STATES.has(d.state) || d.rollout === null) return { acted: false, done: true, message: `deployment ${id} is ${d.state}` };
-    const rec = d.rollout as RolloutRecord;
+    const rec = d.rollout;
     const target = this.opts.target(d);
     const ctx = await records.context(d);
     const seen = rec.phase === 'smoke' || rec.phase === 'analyse' || rec.phase === 'paused' || rec.phase === 'post_deploy' ? await target.driver.observe(ctx).catch(() => null) : null;

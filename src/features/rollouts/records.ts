@@ -107,7 +107,7 @@ export class RolloutService implements RolloutRecords {
         if (!['rolling_out', 'verifying'].includes(d.state) || d.rollout === null) {
           throw new ConflictError(`deployment ${id} is ${d.state}: only a rollout in progress can be ${action === 'abort' ? 'rolled back' : 'resumed'}`);
         }
-        const rec = d.rollout as RolloutRecord;
+        const rec = d.rollout;
         if (action === 'resume' && rec.phase !== 'paused') throw new ConflictError(`deployment ${id} is not paused (phase ${rec.phase}); nothing to resume`);
         const next: RolloutRecord = { ...rec, request: action, requestReason: reason?.trim() ?? null, requestedBy: actor.user };
         await tx.deployments.update(d, { rollout: next, updatedAt: this.lifecycle.now().toISOString() });

@@ -1,6 +1,7 @@
 // The whole gate on every store: a SQLite file, PostgreSQL and memory, each test on a fresh one.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { DEFAULT_PLAN, firstRecord } from '../../../src/domain/rollout.js';
 import type { Policy } from '../../../src/domain/types.js';
 import { ConflictError, ForbiddenError, InputError, NotFoundError, UnauthorizedError } from '../../../src/errors.js';
 import type { Actor } from '../../../src/features/access/actor.js';
@@ -351,7 +352,7 @@ for (const kind of ALL_STORE_KINDS) {
       await app.decisions.decide(as('alice'), next.view.deployment.id, { decision: 'approve' });
       await app.decisions.decide(as('bob'), next.view.deployment.id, { decision: 'approve' });
       await assert.rejects(app.deployments.start(as('carol'), next.view.deployment.id), (e: Error) => e instanceof ConflictError && /shipgate's controller rolls deployments out in production/.test(e.message));
-      const controller = await app.deployments.start({ user: 'shipgate', via: 'system' }, next.view.deployment.id, { phase: 'deploy' });
+      const controller = await app.deployments.start({ user: 'shipgate', via: 'system' }, next.view.deployment.id, firstRecord(DEFAULT_PLAN, false, null, app.now()));
       assert.equal(controller.deployment.state, 'rolling_out');
       await assert.rejects(app.deployments.complete(as('carol'), next.view.deployment.id, 'succeeded'), (e: Error) => e instanceof ConflictError && /records its end itself; to stop it, roll it back/.test(e.message));
       assert.equal((await app.deployments.get(next.view.deployment.id)).deployment.state, 'rolling_out');

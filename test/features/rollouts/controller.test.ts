@@ -62,7 +62,7 @@ async function world(plan: RolloutPlan = PLAN) {
     }
     metrics.add(...batch);
   };
-  const record = async (id: number) => (await sg.rollouts.get(id)).rollout as RolloutRecord;
+  const record = async (id: number) => (await sg.rollouts.get(id)).rollout!;
   const events = async (id: number) => (await sg.audit.events({ subject: `deployment:${id}`, limit: 1000 })).map((e) => e.action);
   return { sg, clock, driver, metrics, controller, release, traffic, record, events, progress, tick: (s: number) => (clock.now = new Date(clock.now.getTime() + s * 1000)) };
 }
@@ -82,7 +82,7 @@ describe('the rollout controller on the memory store and driver', () => {
     }
     const d = await w.sg.rollouts.get(id);
     assert.equal(d.state, 'succeeded');
-    const rec = d.rollout as RolloutRecord;
+    const rec = d.rollout!;
     assert.deepEqual(rec.steps.map((s) => [s.weight, s.verdict]), [
       [10, 'pass'],
       [50, 'pass'],
@@ -115,7 +115,7 @@ describe('the rollout controller on the memory store and driver', () => {
     const d = await w.sg.rollouts.get(id);
     assert.equal(d.state, 'rolled_back');
     assert.match(d.reason!, /^analysis failed at 10%: .*errors/);
-    const rb = (d.rollout as RolloutRecord).rollback!;
+    const rb = d.rollout!.rollback!;
     assert.deepEqual([rb.trigger, rb.ok], ['analysis', true]);
     assert.deepEqual(w.driver.target('web', 'production'), { stable: '1.0.0', canary: null, weight: 0, actions: ['deploy 3.0.0', 'weight 10', 'rollback'] });
     assert.ok(w.progress.some((m) => /^ROLLING BACK \(analysis\)/.test(m)));
