@@ -3,7 +3,7 @@
 // run one at a time (as SQLite's do) and put every table back as it was when they fail.
 import type { Store, Stores } from './store.js';
 
-export type MemoryTables = Record<string, unknown[] | Record<string, number> | unknown>;
+export type MemoryTables = Record<string, unknown>;
 
 /** The rows of one table, created empty on first use. */
 export function table<T>(t: MemoryTables, name: string): T[] {
