@@ -51,8 +51,8 @@ export class CommandContext {
   }
 
   async config(): Promise<ShipgateConfig> {
-    const { loadConfig } = await import('../config/load.js');
-    return loadConfig(this.configFile());
+    const { loadConfigCached } = await import('../config/cached.js');
+    return loadConfigCached(this.configFile());
   }
 
   /** The acting user on the local store: named by --as, not proven, so the operating-system

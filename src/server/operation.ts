@@ -3,11 +3,11 @@
 // route (server/app.ts), the OpenAPI document (server/openapi.ts), the CLI's HTTP call and its
 // in-process call on the local store (cli/client.ts) all come from this declaration, and the
 // last two answer the same JSON.
-import { z } from 'zod';
+import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import type { Actor } from '../features/access/actor.js';
 import type { Shipgate } from '../main.js';
-import { MAX_ID, nulIn, parseBody, parseQuery } from './schemas.js';
+import { nulIn, parseBody, parseQuery } from './input.js';
 
 /**
  * Who may call it. `anyone`: no token needed. Otherwise a token (or --as on the local store)
@@ -70,18 +70,6 @@ export function isStreamed(x: unknown): x is Streamed {
   return typeof x === 'object' && x !== null && typeof (x as Streamed).write === 'function' && typeof (x as Streamed).contentType === 'string';
 }
 
-/** A deployment or token id in a path: a positive whole number the store can hold. */
-export const id = (field = 'deployment id') =>
-  z
-    .string()
-    .transform((v, ctx) => {
-      if (!/^\d{1,10}$/.test(v) || Number(v) === 0 || Number(v) > MAX_ID) {
-        ctx.addIssue({ code: 'custom', message: `${field} must be a positive whole number up to ${MAX_ID} (got '${v.slice(0, 40)}')` });
-        return z.NEVER;
-      }
-      return Number(v);
-    });
-
 export interface RawInput {
   params?: Record<string, unknown>;
   query?: Record<string, unknown>;
@@ -94,7 +82,7 @@ export async function invoke(op: Operation, sg: Shipgate, actor: Actor, raw: Raw
   const where = nulIn(raw.params, 'path') ?? nulIn(raw.query, 'query') ?? nulIn(raw.body, 'body');
   if (where) throw new InputError(`a NUL character is not allowed (in ${where})`, { field: where });
   const params = op.params ? parseParams(op.params, raw.params ?? {}) : {};
-  const query = parseQuery(op.query ?? z.object({}).strict(), raw.query ?? {});
+  const query = parseQuery(op.query, raw.query ?? {});
   const body = op.body ? parseBody(op.body, raw.body) : {};
   const out = await op.handle({ actor, params, query, body } as never, sg);
   if (isStreamed(out)) return out;

@@ -92,6 +92,20 @@ describe('the CLI in-process', () => {
     }
   });
 
+  test('the config is read from its cache only while the file is unchanged: an edit is parsed, and a mistake named at file:line', async () => {
+    const other = tempDir('shipgate-cli-cache-');
+    const file = path.join(other, 'shipgate.yaml');
+    fs.writeFileSync(file, CONFIG);
+    assert.equal((await shipgate(other, ['validate'])).code, 0);
+    assert.ok(fs.existsSync(path.join(other, '.shipgate', 'config-cache.json')), 'a cache was written');
+    fs.writeFileSync(file, CONFIG.replace('  - name: web\n', '  - name: web\n    colour: red\n'));
+    const broken = await shipgate(other, ['status']);
+    assert.equal(broken.code, 2);
+    assert.match(broken.stderr, /shipgate\.yaml:8:5: services\[web\]\.colour: unknown field 'colour'/);
+    fs.writeFileSync(file, CONFIG.replace('  - name: web\n', '  - name: web\n  - name: api\n'));
+    assert.match((await shipgate(other, ['validate'])).stdout, /ok — 2 service\(s\)/);
+  });
+
   test('the local store and a server answer the same JSON', async () => {
     const local = (argv: string[]) => shipgate(dir, [...argv, '--json'], { SHIPGATE_USER: 'carol' });
     const remote = (argv: string[]) => shipgate(dir, [...argv, '--json', '--server', url], { SHIPGATE_TOKEN: token });

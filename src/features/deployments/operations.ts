@@ -4,8 +4,8 @@
 import { z } from 'zod';
 import { DEPLOYMENT_STATES } from '../../domain/deployment.js';
 import type { DeploymentState } from '../../domain/types.js';
-import { id, operation } from '../../server/operation.js';
-import { count, name } from '../../server/schemas.js';
+import { operation } from '../../server/operation.js';
+import { count, id, name } from '../../server/schemas.js';
 
 const request = z
   .object({

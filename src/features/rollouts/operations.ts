@@ -1,7 +1,8 @@
 // The rollouts' HTTP operations (and the CLI's calls): a person's word to a rollout in
 // progress. The controller acts on it at its next step.
 import { z } from 'zod';
-import { id, operation } from '../../server/operation.js';
+import { operation } from '../../server/operation.js';
+import { id } from '../../server/schemas.js';
 import { reason } from '../deployments/operations.js';
 
 const byId = z.object({ id: id() }).strict();
