@@ -1,6 +1,6 @@
 // Field schemas the operations share (features/*/operations.ts declare their own from these).
 import { z } from 'zod';
-import { MAX_ID } from '../store/limits.js';
+import { idProblem, MAX_ID } from '../store/limits.js';
 
 export { MAX_ID };
 
@@ -18,8 +18,9 @@ export const count = (field: string, min: number, max: number) =>
 /** A deployment or token id in a path: a positive whole number the store can hold. */
 export const id = (field = 'deployment id') =>
   z.string().transform((v, ctx) => {
-    if (!/^\d{1,10}$/.test(v) || Number(v) === 0 || Number(v) > MAX_ID) {
-      ctx.addIssue({ code: 'custom', message: `${field} must be a positive whole number up to ${MAX_ID} (got '${v.slice(0, 40)}')` });
+    const problem = idProblem(v, field);
+    if (problem) {
+      ctx.addIssue({ code: 'custom', message: problem });
       return z.NEVER;
     }
     return Number(v);

@@ -2,8 +2,7 @@
 import type { Approval, ChecklistTick, Deployment } from '../../domain/types.js';
 import { type MemoryTables, nextId, table } from '../../store/memory.js';
 import { StaleRevisionError, UniqueViolation } from '../../store/store.js';
-import { applyPatch } from './sql-store.js';
-import { activeKey, type DeploymentFilter, type DeploymentPatch, type DeploymentStore, type StoredApproval } from './store.js';
+import { activeKey, applyPatch, type DeploymentFilter, type DeploymentPatch, type DeploymentStore, type StoredApproval } from './store.js';
 
 type Row = Deployment & { activeKey: string | null };
 

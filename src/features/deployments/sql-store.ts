@@ -4,7 +4,7 @@ import type { Approval, ChecklistTick, CheckResult, Decision, Deployment, Deploy
 import type { DB } from '../../store/schema.js';
 import { unique } from '../../store/sql.js';
 import { StaleRevisionError } from '../../store/store.js';
-import { activeKey, type DeploymentFilter, type DeploymentPatch, type DeploymentStore, type StoredApproval } from './store.js';
+import { activeKey, applyPatch, type DeploymentFilter, type DeploymentPatch, type DeploymentStore, type StoredApproval } from './store.js';
 
 function toDeployment(r: Selectable<DB['deployments']>): Deployment {
   return {
@@ -171,17 +171,4 @@ export class SqlDeploymentStore implements DeploymentStore {
       this.q.insertInto('checklist_ticks').values({ deployment_id: t.deploymentId, item: t.item, user_name: t.user, note: t.note, at: t.at }).execute(),
     );
   }
-}
-
-/** The deployment as it is after `patch`, with its revision bumped. */
-export function applyPatch(d: Deployment, patch: DeploymentPatch): Deployment {
-  return {
-    ...d,
-    state: patch.state ?? d.state,
-    reason: patch.reason !== undefined ? patch.reason : d.reason,
-    checks: patch.checks ?? d.checks,
-    rollout: patch.rollout !== undefined ? patch.rollout : d.rollout,
-    updatedAt: patch.updatedAt,
-    rev: d.rev + 1,
-  };
 }

@@ -50,3 +50,16 @@ export interface DeploymentStore {
 export function activeKey(service: string, environment: string): string {
   return `${service}/${environment}`;
 }
+
+/** The deployment as it is after `patch`, with its revision bumped. */
+export function applyPatch(d: Deployment, patch: DeploymentPatch): Deployment {
+  return {
+    ...d,
+    state: patch.state ?? d.state,
+    reason: patch.reason !== undefined ? patch.reason : d.reason,
+    checks: patch.checks ?? d.checks,
+    rollout: patch.rollout !== undefined ? patch.rollout : d.rollout,
+    updatedAt: patch.updatedAt,
+    rev: d.rev + 1,
+  };
+}

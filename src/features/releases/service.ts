@@ -90,10 +90,6 @@ export class ReleaseService {
     return releaseNamed(q, service, version);
   }
 
-  byId(id: number): Promise<Release> {
-    return releaseById(this.store, id);
-  }
-
   list(service?: string): Promise<Release[]> {
     if (service) this.directory.service(service);
     return this.store.releases.list(service, 100);
