@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { DEFAULT_MUTABLE_TAGS } from '../domain/release.js';
 import type { ApprovalRule, Freeze, Policy, VulnCounts } from '../domain/types.js';
 import { driverPlugin } from '../drivers/registry.js';
+import { sourcePlugin } from '../metrics/registry.js';
 import { ConfigError } from '../errors.js';
 import type { RolloutPlan } from '../domain/rollout.js';
 import { configSchema, durationMinutes, durationSeconds, type ConfigFile, type PolicyFile } from './schema.js';
@@ -37,8 +38,16 @@ export interface DriverSettings {
   settings: unknown;
 }
 
+/** The metrics source an environment names in `rollout.metrics:`, as the source resolved it. */
+export interface SourceSettings {
+  kind: string;
+  settings: unknown;
+}
+
 export interface RolloutSettings {
   driver: DriverSettings;
+  /** Null: the driver's own metrics (or none). */
+  metrics: SourceSettings | null;
   plan: RolloutPlan;
   /** The plan of each service that changes this environment's (`services[].rollout`). */
   servicePlans: Record<string, RolloutPlan>;
@@ -212,6 +221,10 @@ function crossFieldProblems(cfg: ConfigFile): Problem[] {
       if (driver.sectionRequired && !(env.rollout as Record<string, unknown>)[driver.kind]) {
         out.push({ path: [...ra, 'driver'], message: driver.sectionRequired });
       }
+      if (env.rollout.metrics) {
+        const parsed = sourcePlugin(env.rollout.metrics.source).section.safeParse(env.rollout.metrics);
+        if (!parsed.success) out.push(...parsed.error.issues.map(fromZod).map((p) => ({ ...p, path: [...ra, 'metrics', ...p.path] })));
+      }
     }
     dupes(p.checklist ?? [], [...at, 'checklist'], 'checklist id');
     dupes(p.freezes ?? [], [...at, 'freezes'], 'freeze name');
@@ -300,7 +313,13 @@ function servicePlans(cfg: ConfigFile, environment: string, r: RolloutFile): Rec
 
 function resolveRollout(spec: RolloutFile, servicePlans: Record<string, RolloutPlan>, dir: string): RolloutSettings {
   const driver = driverPlugin(spec.driver);
-  return { driver: { kind: driver.kind, settings: driver.settings((spec as Record<string, unknown>)[driver.kind], dir) }, plan: planOf(spec), servicePlans };
+  const metrics = spec.metrics ? sourcePlugin(spec.metrics.source) : null;
+  return {
+    driver: { kind: driver.kind, settings: driver.settings((spec as Record<string, unknown>)[driver.kind], dir) },
+    metrics: metrics ? { kind: metrics.kind, settings: metrics.settings(metrics.section.parse(spec.metrics), dir) } : null,
+    plan: planOf(spec),
+    servicePlans,
+  };
 }
 
 function planOf(spec: RolloutFile): RolloutPlan {

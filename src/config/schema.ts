@@ -13,6 +13,9 @@ import {
 } from '../domain/calendar.js';
 import { SEVERITIES, WEEKDAYS } from '../domain/types.js';
 import { DRIVER_KINDS, DRIVERS } from '../drivers/registry.js';
+import { SOURCES } from '../metrics/registry.js';
+
+const SOURCE_KINDS = SOURCES.map((s) => s.kind) as [string, ...string[]];
 import { duration } from './duration.js';
 
 export { DURATION, durationMinutes, durationSeconds } from './duration.js';
@@ -155,6 +158,10 @@ const rolloutSchema = z.strictObject({
     .describe(DRIVERS.map((d) => `${d.kind}: ${d.description}`).join('; ')),
   // Each driver's own section, keyed by its kind (drivers/<kind>/index.ts).
   ...(Object.fromEntries(DRIVERS.filter((d) => d.section).map((d) => [d.kind, d.section!.optional()])) as Record<string, z.ZodOptional<z.ZodType>>),
+  metrics: z
+    .looseObject({ source: z.enum(SOURCE_KINDS).describe(SOURCES.map((s) => `${s.kind}: ${s.description}`).join('; ')) })
+    .optional()
+    .describe("where the canary analysis reads each version's requests, errors and latency; absent: the driver's own (local: its proxy; nginx: its access log)"),
   steps: plan.steps.default([10, 50, 100]),
   min_step: plan.min_step.default('30s'),
   max_step: plan.max_step.default('10m'),

@@ -45,6 +45,14 @@
 // requests cannot roll back a healthy canary. Alert levels: error rate 1% (warning) / 5%
 // (critical), p95 latency 1 s / 3 s; a critical level fails at once (after 50 canary requests).
 
+/** Per-version counters over one interval, as a scraping source reads them (see
+ * drivers/driver.ts: VersionCounts; `le` in ms, counts not cumulative, last bound Infinity). */
+export interface CountsBatch {
+  at: number;
+  canary: { requests: number; errors: number; latency: { le: number[]; counts: number[] } | null };
+  stable: { requests: number; errors: number; latency: { le: number[]; counts: number[] } | null };
+}
+
 export interface CanaryRequest {
   at: number;
   version: 'stable' | 'canary';
@@ -156,7 +164,11 @@ export interface JudgeState {
   errors: CountTest;
   /** Known-baseline variant of the error test (one-sample), when a baseline rate is set. */
   errorsKnown: number[];
-  thresholds: { p95: number; p99: number } | null;
+  /** Stable's p95 and p99 marks; with `le` when they came from histograms (then every mark is
+   * one of these bucket bounds, and events are counted above bounds only). */
+  thresholds: { p95: number; p99: number; le?: number[] } | null;
+  /** Stable's latency histogram, summed until it holds `quantileSample` requests (counts sources). */
+  stableBuckets?: { le: number[]; counts: number[] } | null;
   slow95: CountTest;
   slow99: CountTest;
   /** The seeds' p99 guard as a two-sample test on "above 2x stable's p99" events, so a change
@@ -196,7 +208,14 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
   const tolerated = (ms: number) => Math.max(ms * o.minLatencyRatio, ms + o.latencyFloorMs);
   const toleranceText = (ms: number) => (ms * o.minLatencyRatio >= ms + o.latencyFloorMs ? `${Math.round((o.minLatencyRatio - 1) * 100)}%` : `${o.latencyFloorMs} ms`);
   /** Stable's marks for the latency-event tests; the canary's are these tolerated. */
-  const marks = (t: { p95: number; p99: number }) => ({ p95: t.p95, p99: t.p99, g99: Math.max(t.p99 * o.guards.p99Ratio, t.p99 + o.latencyFloorMs) });
+  const marks = (t: { p95: number; p99: number; le?: number[] }) => {
+    const g99 = Math.max(t.p99 * o.guards.p99Ratio, t.p99 + o.latencyFloorMs);
+    return { p95: t.p95, p99: t.p99, g99: t.le ? snap(t.le, g99) : g99 };
+  };
+  /** Where the canary's events start for a stable mark: the mark tolerated, raised to the next
+   * bucket bound when the marks come from histograms (a count above a bound is exact; anything
+   * between bounds would be interpolation). */
+  const canaryMark = (t: { le?: number[] }, mark: number) => (t.le ? snap(t.le, tolerated(mark)) : tolerated(mark));
 
   const start = (): JudgeState => ({
     v: 1,
@@ -231,6 +250,7 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     const c95 = tolerated(m.p95);
     const c99 = tolerated(m.p99);
     const cg99 = tolerated(m.g99);
+    if (t?.le) throw new Error('the judge reads histogram counters from this source: give it counts batches, not requests');
     for (const r of records) {
       const lat = Math.max(r.latencyMs, 0.01);
       const ll = Math.log(lat);
@@ -294,6 +314,84 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     if (!s.thresholds && s.stable.sample.length >= o.quantileSample) {
       const sorted = [...s.stable.sample].sort((a, b) => a - b);
       s.thresholds = { p95: quantile(sorted, 0.95), p99: quantile(sorted, 0.99) };
+    }
+    return s;
+  }
+
+  /**
+   * Adds one interval of per-version counters (a scraping source: the difference of two
+   * scrapes). The error tests take the counts as they are; the latency tests work from bucket
+   * counts only: mean log latency from each bucket's log midpoint (with the bucket's own spread
+   * added, so coarse buckets make the test more careful, not bolder), and the tail tests count
+   * requests above bucket bounds (stable's p95 / p99 bucket bound, the canary's tolerated and
+   * raised to the next bound). Nothing is interpolated between bounds.
+   */
+  function observeCounts(prev: unknown, batch: CountsBatch, canaryShare: number, opts: { inPlace?: boolean } = {}): JudgeState {
+    const s = opts.inPlace ? (prev as JudgeState) : structuredClone(prev as JudgeState);
+    const c = batch.canary;
+    const b = batch.stable;
+    const nc = Math.max(0, c.requests);
+    const ns = Math.max(0, b.requests);
+    if (nc + ns === 0) return s;
+    const ec = Math.min(Math.max(0, c.errors), nc);
+    const es = Math.min(Math.max(0, b.errors), ns);
+    s.canary.n += nc;
+    s.stable.n += ns;
+    s.canary.errors += ec;
+    s.stable.errors += es;
+    const share = nc > 0 && ns > 0 ? nc / (nc + ns) : Math.min(Math.max(canaryShare, 0), 1);
+    addEvents(s.errors, o.relativeRisks, share, ec, es);
+    if (o.baselineErrorRate !== null && nc > 0) {
+      const r0 = o.baselineErrorRate;
+      o.relativeRisks.forEach((rho, i) => {
+        const q = Math.min(rho * r0, 0.999999);
+        s.errorsKnown[i] += ec * Math.log(q / r0) + (nc - ec) * Math.log((1 - q) / (1 - r0));
+      });
+    }
+    if (c.latency) {
+      addBuckets(s.canary.latency, c.latency);
+      c.latency.counts.forEach((k, i) => {
+        // Alert levels read the bucket's lower bound: a canary is never called slower than it is.
+        if (k > 0) s.canaryHist[binOf(i === 0 ? 0 : c.latency!.le[i - 1])] += k;
+      });
+    }
+    if (b.latency) {
+      addBuckets(s.stable.latency, b.latency);
+      if (!s.thresholds) {
+        s.stableBuckets = sumBuckets(s.stableBuckets ?? null, b.latency);
+        const total = s.stableBuckets.counts.reduce((x, y) => x + y, 0);
+        if (total >= o.quantileSample) {
+          const { le, counts } = s.stableBuckets;
+          s.thresholds = { p95: bucketQuantile(le, counts, 0.95), p99: bucketQuantile(le, counts, 0.99), le: [...le] };
+          s.stableBuckets = null;
+          return s; // events are counted from the next interval on, as with requests
+        }
+      }
+    }
+    const t = s.thresholds;
+    if (t?.le && c.latency && b.latency) {
+      const m = marks(t);
+      const above = (h: { le: number[]; counts: number[] }, mark: number) => h.counts.reduce((acc, k, i) => acc + ((i === 0 ? 0 : h.le[i - 1]) >= mark ? k : 0), 0);
+      const ev = {
+        s95: [above(c.latency, canaryMark(t, m.p95)), above(b.latency, m.p95)],
+        s99: [above(c.latency, canaryMark(t, m.p99)), above(b.latency, m.p99)],
+        g99: [above(c.latency, canaryMark(t, m.g99)), above(b.latency, m.g99)],
+      };
+      s.canary.nAfterThresholds += nc;
+      s.stable.nAfterThresholds += ns;
+      s.canary.slow95 += ev.s95[0];
+      s.canary.slow99 += ev.s99[0];
+      s.stable.slow95 += ev.s95[1];
+      s.stable.slow99 += ev.s99[1];
+      for (const [test, [ce, se]] of [
+        [s.slow95, ev.s95],
+        [s.slow99, ev.s99],
+        [s.guard99, ev.g99],
+      ] as const) {
+        addEvents(test, o.relativeRisks, share, ce, se, o.batchCap);
+        addSpread(test, 'canary', nc, ce);
+        addSpread(test, 'stable', ns, se);
+      }
     }
     return s;
   }
@@ -378,7 +476,7 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
       const bound = metric === 'slow95' ? 2 * base : o.minErrorRatio * base;
       const passStat = onePassLLR(slow, n, base, bound) / phi;
       const thresholdMs = metric === 'slow95' ? t.p95 : t.p99;
-      const mark = `${tolerated(thresholdMs).toFixed(0)} ms (stable's ${q} ${thresholdMs.toFixed(0)} ms + ${toleranceText(thresholdMs)})`;
+      const mark = t.le ? `${fmtMs(canaryMark(t, thresholdMs))} ms (the bucket bound at or above stable's ${q} bucket bound ${fmtMs(thresholdMs)} ms + ${toleranceText(thresholdMs)})` : `${tolerated(thresholdMs).toFixed(0)} ms (stable's ${q} ${thresholdMs.toFixed(0)} ms + ${toleranceText(thresholdMs)})`;
       const share = n ? slow / n : 0;
       const bursts = burstNote(phi) && ` (${burstNote(phi)})`;
       reasons.push(
@@ -409,7 +507,7 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
       const g99 = marks(t).g99;
       const phi99 = dispersion(s.guard99);
       const note = (phi: number) => burstNote(phi) && `; ${burstNote(phi)}`;
-      const over99 = `${pct(n ? s.guard99.canaryEvents / n : 0)} of canary requests over ${tolerated(g99).toFixed(0)} ms (+ ${toleranceText(g99)}), ${pct(s.stable.nAfterThresholds ? s.guard99.stableEvents / s.stable.nAfterThresholds : 0)} of stable's over ${g99.toFixed(0)} ms`;
+      const over99 = `${pct(n ? s.guard99.canaryEvents / n : 0)} of canary requests over ${fmtMs(canaryMark(t, g99))} ms (+ ${toleranceText(g99)}), ${pct(s.stable.nAfterThresholds ? s.guard99.stableEvents / s.stable.nAfterThresholds : 0)} of stable's over ${fmtMs(g99)} ms`;
       const guards = [
         { name: 'error rate', stat: onePassLLR(s.canary.errors, nc, Math.min(2 * o.guards.errorRate, 0.5), o.guards.errorRate), text: `error rate ${pct(errRate)} is above ${pct(o.guards.errorRate)}` },
         { name: 'p99', stat: deflated(s.guard99, phi99), text: `p99 is above ${o.guards.p99Ratio}× stable's ${t.p99.toFixed(0)} ms (${over99}${note(phi99)})` },
@@ -447,7 +545,48 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     return { ok: reasons.length === 0, reasons };
   }
 
-  return { options: o, failAt, passAt, start, observe, judge, postDeploy };
+  /** postDeploy over a look's batches, whichever kind they are: every request where the source
+   * has them; from counters and histogram bounds (p95 read as its bucket's lower bound, so the
+   * new version is never called slower than it is) where it has those. */
+  function postDeployBatches(st: unknown, batches: ({ kind: 'requests'; records: CanaryRequest[] } | ({ kind: 'counts' } & CountsBatch))[]): { ok: boolean; reasons: string[] } {
+    const records = batches.flatMap((b) => (b.kind === 'requests' ? b.records : []));
+    const counts = batches.flatMap((b) => (b.kind === 'counts' ? [b] : []));
+    if (counts.length === 0) return postDeploy(st, records);
+    const s = st as JudgeState;
+    // After promotion every request is the new version's, whichever side the source labels it.
+    let n = records.length;
+    let errors = records.filter((r) => r.error).length;
+    let hist: { le: number[]; counts: number[] } | null = null;
+    for (const b of counts) {
+      for (const v of [b.canary, b.stable]) {
+        n += v.requests;
+        errors += v.errors;
+        if (v.latency) hist = sumBuckets(hist, v.latency);
+      }
+    }
+    if (n === 0) return { ok: true, reasons: ['no requests since promotion'] };
+    const reasons: string[] = [];
+    const base = Math.max(o.minErrorRatio * (o.baselineErrorRate ?? (s.stable.n ? s.stable.errors / s.stable.n : 0)), o.guards.errorRate);
+    const evidence = onePassLLR(errors, n, Math.min(2 * base, 0.5), base);
+    if (n >= 50 && evidence >= failAt) reasons.push(`error rate ${pct(errors / n)} (${errors}/${n}) since promotion is above ${pct(base)}`);
+    const sp95 = s.thresholds?.p95 ?? null;
+    if (hist && n >= 100 && sp95 !== null) {
+      const total = hist.counts.reduce((x, y) => x + y, 0);
+      let seen = 0;
+      let low = 0;
+      for (let i = 0; i < hist.counts.length; i++) {
+        seen += hist.counts[i];
+        if (seen >= 0.95 * total) {
+          low = i === 0 ? 0 : hist.le[i - 1];
+          break;
+        }
+      }
+      if (low > Math.max(sp95 * 2, sp95 + o.postDeployMarginMs)) reasons.push(`p95 above ${fmtMs(low)} ms since promotion is over 2× stable's ${fmtMs(sp95)} ms and ${o.postDeployMarginMs} ms more`);
+    }
+    return { ok: reasons.length === 0, reasons };
+  }
+
+  return { options: o, failAt, passAt, start, observe, observeCounts, judge, postDeploy, postDeployBatches };
 }
 
 // ---- statistics -----------------------------------------------------------------------------
@@ -558,6 +697,54 @@ export function mSPRT(diff: number, V: number, tau: number): number {
 export function csHalfWidth(V: number, tau: number, alpha: number): number {
   const t2 = tau * tau;
   return Math.sqrt(((2 * V * (V + t2)) / t2) * Math.log(Math.sqrt((V + t2) / V) / alpha));
+}
+
+/** The smallest bucket bound at or above x (Infinity past the last finite one). */
+function snap(le: number[], x: number): number {
+  for (const b of le) if (b >= x - 1e-9) return b;
+  return Infinity;
+}
+
+/** The bound of the bucket where the cumulative share reaches q: stable's mark for a histogram. */
+function bucketQuantile(le: number[], counts: number[], q: number): number {
+  const total = counts.reduce((x, y) => x + y, 0);
+  let seen = 0;
+  for (let i = 0; i < counts.length; i++) {
+    seen += counts[i];
+    if (seen >= q * total) return Number.isFinite(le[i]) ? le[i] : (le[i - 1] ?? 0);
+  }
+  return le[le.length - 2] ?? 0;
+}
+
+function sumBuckets(acc: { le: number[]; counts: number[] } | null, h: { le: number[]; counts: number[] }): { le: number[]; counts: number[] } {
+  if (!acc || acc.le.length !== h.le.length || acc.le.some((b, i) => b !== h.le[i])) return { le: [...h.le], counts: [...h.counts] };
+  return { le: acc.le, counts: acc.counts.map((k, i) => k + h.counts[i]) };
+}
+
+/**
+ * Adds a histogram to log-latency moments: each bucket's requests at the log midpoint of its
+ * bounds, plus the variance of a log-uniform spread over the bucket (width²/12), so wide
+ * buckets widen the latency test's uncertainty. The first bucket reads as (bound/4, bound], the
+ * last (+Inf) as (bound, 4× bound].
+ */
+function addBuckets(m: Moments, h: { le: number[]; counts: number[] }): void {
+  for (let i = 0; i < h.counts.length; i++) {
+    const k = h.counts[i];
+    if (!(k > 0)) continue;
+    const hi = Number.isFinite(h.le[i]) ? h.le[i] : (h.le[i - 1] ?? 1) * 4;
+    const lo = i === 0 || !(h.le[i - 1] > 0) ? hi / 4 : h.le[i - 1];
+    const a = Math.log(Math.max(lo, 0.01));
+    const b = Math.log(Math.max(hi, 0.01));
+    const mid = (a + b) / 2;
+    const w = b - a;
+    m.n += k;
+    m.sum += k * mid;
+    m.sumSq += k * (mid * mid + (w * w) / 12);
+  }
+}
+
+function fmtMs(ms: number): string {
+  return ms >= 100 || Number.isInteger(ms) ? ms.toFixed(0) : ms.toFixed(1);
 }
 
 function addMoment(m: Moments, x: number): void {

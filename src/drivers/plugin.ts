@@ -17,8 +17,9 @@ export interface DriverPlugin<S = unknown> {
   settings(section: unknown, dir: string): S;
   /** The driver for one environment's rollouts (the caller keeps one per environment). */
   create(settings: S, config: ShipgateConfig): Driver;
-  /** Where the analysis reads requests; null when the target has no metrics. */
-  metrics(driver: Driver, service: string, environment: string): MetricsSource | null;
+  /** The target's own metrics (used when the environment names no `rollout.metrics:` source);
+   * null when it has none. */
+  metrics(driver: Driver): MetricsSource | null;
 }
 
 export function plugin<S>(p: DriverPlugin<S>): DriverPlugin<S> {

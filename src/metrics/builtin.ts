@@ -3,12 +3,13 @@
 import type { MetricsSource } from '../drivers/driver.js';
 import type { LocalDriver } from '../drivers/local/driver.js';
 
-export function builtinSource(local: LocalDriver, service: string, environment: string): MetricsSource {
+export function builtinSource(local: LocalDriver): MetricsSource {
   return {
-    cursor: async () => String(await local.lastRecord(service, environment)),
-    read: async (cursor) => {
-      const page = await local.records(service, environment, Number(cursor ?? 0));
-      return { records: page.records, cursor: String(page.next) };
+    kind: 'builtin',
+    cursor: async (ctx) => String(await local.lastRecord(ctx.service, ctx.environment)),
+    read: async (ctx, cursor) => {
+      const page = await local.records(ctx.service, ctx.environment, Number(cursor ?? 0));
+      return { batches: page.records.length ? [{ kind: 'requests', records: page.records }] : [], cursor: String(page.next) };
     },
   };
 }

@@ -419,3 +419,106 @@ describe('canary judge: differences inside the tolerance', () => {
     }
   });
 });
+
+// ---- the judge on aggregates: per-version counters and latency histograms ----------------------
+
+/** Prometheus' default buckets (seconds), in ms, +Inf last: 10 bounds as the issue's scrapes. */
+const PROM_LE = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, Infinity];
+
+/** One scrape interval's counters of a version, from its requests. */
+function countsOf(records: CanaryRequest[], le = PROM_LE) {
+  const counts = le.map(() => 0);
+  for (const r of records) counts[le.findIndex((b) => r.latencyMs <= b)]++;
+  return { requests: records.length, errors: records.filter((r) => r.error).length, latency: { le, counts } };
+}
+
+describe('canary judge: counters and histograms (a scraping source such as Prometheus)', () => {
+  test('the error test on counters is exactly the one on the same requests, batch by batch', () => {
+    const judge = createCanaryJudge();
+    const rand = mulberry32(11);
+    let fromRecords = judge.start();
+    let fromCounts = judge.start();
+    for (let i = 0; i < 20; i++) {
+      const canary = requests(rand, 'canary', 20 + i, { errorRate: 0.03 });
+      const stable = requests(rand, 'stable', 180, { errorRate: 0.002 });
+      fromRecords = judge.observe(fromRecords, [...canary, ...stable], 0.1);
+      fromCounts = judge.observeCounts(fromCounts, { at: i, canary: countsOf(canary), stable: countsOf(stable) }, 0.1);
+    }
+    const a = fromRecords as JudgeState;
+    const b = fromCounts as JudgeState;
+    assert.deepEqual([b.canary.n, b.canary.errors, b.stable.n, b.stable.errors], [a.canary.n, a.canary.errors, a.stable.n, a.stable.errors]);
+    b.errors.logLR.forEach((l, i) => assert.ok(Math.abs(l - a.errors.logLR[i]) < 1e-9, `${l} vs ${a.errors.logLR[i]}`));
+    assert.equal(judge.judge(fromCounts).reasons.find((r) => r.metric === 'errors')!.verdict, judge.judge(fromRecords).reasons.find((r) => r.metric === 'errors')!.verdict);
+  });
+
+  test('0.1% → 2.1% errors and latency ×1.5 are caught from 5 s scrapes; the reasons name the bucket bounds, nothing interpolated', () => {
+    for (const [what, canaryOpts, metric] of [
+      ['errors', { errorRate: 0.021 }, 'errors'],
+      ['latency', { errorRate: 0.001, median: 60 }, 'latency'],
+    ] as const) {
+      const judge = createCanaryJudge();
+      const rand = mulberry32(5);
+      let s = judge.start();
+      let verdict = judge.judge(s);
+      let canaryRequests = 0;
+      // 100 req/s at 10%: per 5 s scrape, 50 canary and 450 stable requests.
+      for (let scrape = 0; scrape < 200 && verdict.verdict !== 'fail'; scrape++) {
+        const canary = requests(rand, 'canary', 50, { median: 40, sigma: 0.4, ...canaryOpts });
+        const stable = requests(rand, 'stable', 450, { median: 40, sigma: 0.4, errorRate: 0.001 });
+        s = judge.observeCounts(s, { at: scrape * 5000, canary: countsOf(canary), stable: countsOf(stable) }, 0.1);
+        canaryRequests += 50;
+        verdict = judge.judge(s);
+      }
+      assert.equal(verdict.verdict, 'fail', `${what}: ${JSON.stringify(verdict.reasons)}`);
+      assert.ok(verdict.reasons.some((r) => r.metric === metric && r.verdict === 'fail'), `${what} fails on ${metric}: ${JSON.stringify(verdict.reasons)}`);
+      assert.ok(canaryRequests <= 3000, `${what} caught within 3,000 canary requests (${canaryRequests})`);
+    }
+    // A tail-count reason, when there is one, speaks of a bucket bound, which is one of the source's.
+    const judge = createCanaryJudge();
+    const rand = mulberry32(8);
+    let s = judge.start();
+    for (let i = 0; i < 20; i++) s = judge.observeCounts(s, { at: i, canary: countsOf(requests(rand, 'canary', 50, { median: 40, sigma: 0.4 })), stable: countsOf(requests(rand, 'stable', 450, { median: 40, sigma: 0.4 })) }, 0.1);
+    const st = s as JudgeState;
+    assert.ok(st.thresholds && PROM_LE.includes(st.thresholds.p95) && PROM_LE.includes(st.thresholds.p99), JSON.stringify(st.thresholds));
+    assert.match(judge.judge(s).reasons.find((r) => r.metric === 'slow95')!.sentence, /bucket bound/);
+  });
+
+  test('a healthy canary read from histograms passes, and is not rolled back in 300 rollouts of 10% then 50% (looks every 5 s scrape)', () => {
+    let fails = 0;
+    let passes = 0;
+    for (let run = 0; run < 300; run++) {
+      const judge = createCanaryJudge();
+      const rand = mulberry32(1000 + run);
+      let s = judge.start();
+      let verdict = judge.judge(s);
+      for (const [weight, scrapes] of [
+        [0.1, 36],
+        [0.5, 36],
+      ] as const) {
+        for (let i = 0; i < scrapes && verdict.verdict !== 'fail'; i++) {
+          const nc = Math.round(500 * weight);
+          s = judge.observeCounts(s, { at: i, canary: countsOf(requests(rand, 'canary', nc, { median: 40, sigma: 0.5, errorRate: 0.001 })), stable: countsOf(requests(rand, 'stable', 500 - nc, { median: 40, sigma: 0.5, errorRate: 0.001 })) }, weight);
+          verdict = judge.judge(s);
+        }
+      }
+      if (verdict.verdict === 'fail') fails++;
+      if (verdict.verdict === 'pass') passes++;
+    }
+    assert.ok(fails <= 3, `false rollbacks: ${fails} of 300 (at most 1%)`);
+    assert.ok(passes >= 270, `passed by the end: ${passes} of 300`);
+  });
+
+  test('after promotion, counters alone judge the new version: errors over the tolerance fail, a clean one passes', () => {
+    const judge = createCanaryJudge();
+    const rand = mulberry32(3);
+    let s = judge.start();
+    for (let i = 0; i < 10; i++) s = judge.observeCounts(s, { at: i, canary: countsOf(requests(rand, 'canary', 100, { median: 40 })), stable: countsOf(requests(rand, 'stable', 400, { median: 40 })) }, 0.2);
+    const none = { requests: 0, errors: 0, latency: null };
+    const bad = judge.postDeployBatches(s, [{ kind: 'counts', at: 1, canary: countsOf(requests(rand, 'canary', 1000, { median: 40, errorRate: 0.05 })), stable: none }]);
+    assert.equal(bad.ok, false);
+    assert.match(bad.reasons.join(' '), /error rate .* since promotion/);
+    const slow = judge.postDeployBatches(s, [{ kind: 'counts', at: 1, canary: countsOf(requests(rand, 'canary', 1000, { median: 400, sigma: 0.2 })), stable: none }]);
+    assert.match(slow.reasons.join(' '), /p95 above \d+ ms since promotion/);
+    assert.deepEqual(judge.postDeployBatches(s, [{ kind: 'counts', at: 1, canary: countsOf(requests(rand, 'canary', 1000, { median: 40 })), stable: none }]), { ok: true, reasons: [] });
+  });
+});

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CommandDriver } from '../../src/drivers/command/driver.js';
-import { type Driver, DriverError, type MetricsSource, type RolloutContext } from '../../src/drivers/driver.js';
+import { type Driver, DriverError, type MetricsBatch, type RolloutContext } from '../../src/drivers/driver.js';
 import type { LocalDriver } from '../../src/drivers/local/driver.js';
 import { localDriverFor } from '../../src/drivers/local/index.js';
 import { MemoryDriver } from '../../src/drivers/memory/driver.js';
@@ -20,41 +20,13 @@ import { builtinSource } from '../../src/metrics/builtin.js';
 import { ScriptedSource } from '../../src/metrics/memory.js';
 import { testConfig } from '../support/config.js';
 import { tempDir } from '../support/databases.js';
+import { kubernetesSubject } from './kubernetes-subject.js';
+import { nginxLogSource, nginxSubject } from './nginx-subject.js';
+import { prometheusSource } from './prometheus-source.js';
+import { ctx, observed, type SourceSubject, type Subject, type TargetView } from './subject.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SAMPLE = path.join(ROOT, 'examples/sample-service/server.mjs');
-
-interface TargetView {
-  stable: string | null;
-  canary: string | null;
-  weight: number;
-}
-
-interface Subject {
-  driver: Driver;
-  /** What the target holds now, as its driver or its scripts know it. */
-  look(ctx: RolloutContext): Promise<TargetView>;
-  /** The same driver made to refuse its next deploy. */
-  refusing(): Driver;
-  close(): Promise<void>;
-}
-
-const ctx = (service: string, version: string, stableVersion: string | null): RolloutContext => ({
-  deploymentId: 1,
-  service,
-  environment: 'production',
-  version,
-  digest: `sha256:${version.replaceAll('.', '').padStart(64, 'e')}`,
-  stableVersion,
-  stableDigest: stableVersion ? `sha256:${stableVersion.replaceAll('.', '').padStart(64, 'e')}` : null,
-});
-
-function observed(d: Driver) {
-  return async (c: RolloutContext): Promise<TargetView> => {
-    const seen = (await d.observe(c))!;
-    return { stable: seen.stableRunning ? seen.stableVersion : null, canary: seen.canaryWeight > 0 || (seen.canaryRunning && seen.canaryVersion !== seen.stableVersion) ? seen.canaryVersion : null, weight: seen.canaryWeight };
-  };
-}
 
 /** A user's script for the command driver: keeps the target's state in a JSON file. */
 function commandSubject(): Subject {
@@ -121,7 +93,7 @@ function localSubject(): Subject {
   };
 }
 
-const SUBJECTS: Record<string, () => Subject> = { local: localSubject, command: commandSubject, memory: memorySubject };
+const SUBJECTS: Record<string, () => Subject> = { local: localSubject, command: commandSubject, memory: memorySubject, nginx: nginxSubject, kubernetes: kubernetesSubject };
 
 test('every driver in the registry runs the contract', () => {
   assert.deepEqual([...DRIVER_KINDS].sort(), Object.keys(SUBJECTS).sort());
@@ -172,13 +144,14 @@ describe('the metrics source contract', () => {
   after(async () => {
     for (const c of closing) await c.close();
   });
-  const sources: [string, () => Promise<{ source: MetricsSource; serve(n: number): Promise<void> }>][] = [
+  const sources: [string, () => Promise<SourceSubject>][] = [
     [
       'memory',
       async () => {
         const source = new ScriptedSource();
         return {
           source,
+          context: { service: 'web', environment: 'production', canaryVersion: '2.0.0', stableVersion: '1.0.0' },
           serve: async (n) => source.add(...Array.from({ length: n }, (_, i) => ({ at: i, version: (i % 2 ? 'canary' : 'stable') as 'canary' | 'stable', status: 200, latencyMs: 5, error: false }))),
         };
       },
@@ -198,26 +171,51 @@ describe('the metrics source contract', () => {
         await local.setWeight(canary, 50);
         const url = await local.proxyUrl('web', 'production');
         return {
-          source: builtinSource(local, 'web', 'production'),
+          source: builtinSource(local),
+          context: { service: 'web', environment: 'production', canaryVersion: '2.0.0', stableVersion: '1.0.0' },
           serve: async (n) => {
             for (let i = 0; i < n; i++) await fetch(`${url}/api/items`).then((r) => r.text());
           },
         };
       },
     ],
+    ['nginx access log', () => nginxLogSource(closing)],
+    ['prometheus', () => prometheusSource(closing)],
   ];
   for (const [name, make] of sources) {
-    test(`${name}: a read from a cursor returns what came after it, once, with each request's version, status and latency`, async () => {
-      const { source, serve } = await make();
-      const from = await source.cursor();
+    test(`${name}: a read from a cursor returns what came after it, once, with each version's requests`, async () => {
+      const { source, serve, context } = await make();
+      const from = await source.cursor(context);
       await serve(6);
-      const first = await source.read(from);
-      assert.equal(first.records.length, 6);
-      assert.ok(first.records.every((r) => (r.version === 'stable' || r.version === 'canary') && r.status === 200 && r.latencyMs >= 0 && r.error === false), JSON.stringify(first.records[0]));
-      const again = await source.read(first.cursor);
-      assert.equal(again.records.length, 0, 'nothing twice');
+      const first = await source.read(context, from);
+      const seen = served(first.batches);
+      assert.equal(seen.canary + seen.stable, 6, JSON.stringify(first.batches).slice(0, 400));
+      assert.equal(seen.errors, 0, JSON.stringify(seen));
+      const again = served((await source.read(context, first.cursor)).batches);
+      assert.equal(again.canary + again.stable, 0, 'nothing twice');
       await serve(2);
-      assert.equal((await source.read(first.cursor)).records.length, 2);
+      const more = served((await source.read(context, first.cursor)).batches);
+      assert.equal(more.canary + more.stable, 2);
     });
   }
 });
+
+/** Requests per version (and errors) in a read's batches, whichever kind they are. */
+function served(batches: MetricsBatch[]): { canary: number; stable: number; errors: number } {
+  const out = { canary: 0, stable: 0, errors: 0 };
+  for (const b of batches) {
+    if (b.kind === 'requests') {
+      for (const r of b.records) {
+        assert.ok((r.version === 'stable' || r.version === 'canary') && r.status === 200 && r.latencyMs >= 0, JSON.stringify(r));
+        out[r.version]++;
+        if (r.error) out.errors++;
+      }
+    } else {
+      out.canary += b.canary.requests;
+      out.stable += b.stable.requests;
+      out.errors += b.canary.errors + b.stable.errors;
+      for (const v of [b.canary, b.stable]) if (v.latency) assert.equal(v.latency.counts.reduce((x, y) => x + y, 0), v.requests, 'the histogram holds every request');
+    }
+  }
+  return out;
+}

@@ -24,5 +24,5 @@ export const local = plugin<null>({
   description: 'shipgate runs each version as a process behind its own weighted proxy (the default)',
   settings: () => null,
   create: (_settings, config) => localDriverFor(config),
-  metrics: (driver, service, environment) => builtinSource(driver as LocalDriver, service, environment),
+  metrics: (driver) => builtinSource(driver as LocalDriver),
 });

@@ -18,10 +18,10 @@ import {
 } from '../../domain/rollout.js';
 import { isFinal } from '../../domain/deployment.js';
 import type { Deployment } from '../../domain/types.js';
-import { DriverError, type RolloutContext } from '../../drivers/driver.js';
+import { DriverError, type MetricsBatch, type MetricsContext, MetricsUnavailable, type RolloutContext } from '../../drivers/driver.js';
 import { InputError } from '../../errors.js';
 import { StaleRevisionError } from '../../store/store.js';
-import type { CanaryAnalysis } from './analysis.js';
+import type { CanaryAnalysis, Judgement } from './analysis.js';
 import type { RolloutEvent, RolloutRecords } from './records.js';
 import type { Target } from './targets.js';
 
@@ -121,20 +121,28 @@ export class RolloutController {
         return { kind: 'deploy' };
       case 'set_weight':
         await driver.setWeight(ctx, action.weight);
-        return { kind: 'set_weight', cursor: metrics ? await metrics.cursor() : null };
+        return { kind: 'set_weight', cursor: metrics ? await metrics.cursor(metricsContext(ctx)) : null };
       case 'smoke': {
         const url = driver.urls(ctx).canary;
         return { kind: 'smoke', results: url ? await this.opts.smoke(url, rec.plan.smoke) : [], canaryKnown: url !== null };
       }
       case 'analyse': {
         if (!metrics) return { kind: 'analyse', analysis: rec.analysis, cursor: rec.cursor, judged: null };
-        const { records, cursor } = await metrics.read(rec.cursor);
-        const analysis = this.opts.analysis.observe(rec.analysis, records, rec.weight / 100);
-        return { kind: 'analyse', analysis, cursor, judged: this.opts.analysis.judge(analysis) };
+        let read: { batches: MetricsBatch[]; cursor: string };
+        try {
+          read = await metrics.read(metricsContext(ctx), rec.cursor);
+        } catch (err) {
+          // No reading (the source does not answer, a series is missing): inconclusive, never a
+          // pass; the evidence so far is kept and the step's max_step still applies.
+          if (!(err instanceof MetricsUnavailable)) throw err;
+          return { kind: 'analyse', analysis: rec.analysis, cursor: rec.cursor, judged: unavailable(this.opts.analysis.judge(rec.analysis), metrics.kind, err.message) };
+        }
+        const analysis = read.batches.reduce((state, batch) => this.opts.analysis.observe(state, batch, rec.weight / 100), rec.analysis);
+        return { kind: 'analyse', analysis, cursor: read.cursor, judged: this.opts.analysis.judge(analysis) };
       }
       case 'promote':
         await driver.promote(ctx);
-        return { kind: 'promote', cursor: metrics ? await metrics.cursor() : null };
+        return { kind: 'promote', cursor: metrics ? await metrics.cursor(metricsContext(ctx)) : null };
       case 'post_deploy': {
         const urls = driver.urls(ctx);
         const url = urls.canary ?? urls.stable;
@@ -142,10 +150,15 @@ export class RolloutController {
         const reasons = results.filter((r) => !r.ok).map((r) => r.reason);
         let cursor = rec.cursor;
         if (metrics) {
-          const read = await metrics.read(rec.cursor);
-          cursor = read.cursor;
-          const guard = this.opts.analysis.postDeploy(rec.analysis, read.records);
-          if (!guard.ok) reasons.push(...guard.reasons);
+          try {
+            const read = await metrics.read(metricsContext(ctx), rec.cursor);
+            cursor = read.cursor;
+            const guard = this.opts.analysis.postDeploy(rec.analysis, read.batches);
+            if (!guard.ok) reasons.push(...guard.reasons);
+          } catch (err) {
+            if (!(err instanceof MetricsUnavailable)) throw err;
+            reasons.push(`no metrics since promotion (${metrics.kind}: ${err.message}); the new version cannot be verified`);
+          }
         }
         return { kind: 'post_deploy', results, reasons, cursor };
       }
@@ -176,4 +189,14 @@ export class RolloutController {
     if (url && health.length) problems.push(...(await this.opts.smoke(url, health)).filter((r) => !r.ok).map((r) => r.reason));
     return { kind: 'rollback', restoredAt, verifiedAt: this.now(), problems, failure: null };
   }
+}
+
+function metricsContext(ctx: RolloutContext): MetricsContext {
+  return { service: ctx.service, environment: ctx.environment, canaryVersion: ctx.version, stableVersion: ctx.stableVersion };
+}
+
+/** The verdict so far, made inconclusive by a look that could not read the metrics. */
+function unavailable(so: Judgement, source: string, why: string): Judgement {
+  const reason = { metric: 'metrics', verdict: 'inconclusive' as const, sentence: `no reading from the ${source} metrics source: ${why}; inconclusive until it answers` };
+  return { ...so, verdict: so.verdict === 'fail' ? 'fail' : 'inconclusive', reasons: [reason, ...so.reasons] };
 }

@@ -343,6 +343,7 @@ for (const kind of ALL_STORE_KINDS) {
       // Where shipgate's controller rolls out, neither start nor complete is a person's to call.
       app.config.environments.find((e) => e.name === 'production')!.rollout = {
         driver: { kind: 'local', settings: null },
+    metrics: null,
         plan: { steps: [10, 50, 100], minStepSeconds: 30, maxStepSeconds: 600, onInconclusive: 'pause', postDeployChecks: [], smoke: [] },
         servicePlans: {},
       };

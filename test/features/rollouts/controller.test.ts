@@ -22,7 +22,8 @@ const PLAN: RolloutPlan = { ...DEFAULT_PLAN, steps: [10, 50, 100], minStepSecond
 async function world(plan: RolloutPlan = PLAN) {
   const clock = { now: new Date('2026-11-24T10:00:00Z') };
   const config = testConfig({ soakMinutes: 0, approvals: [], autoApprove: true, emergency: { approvals: [], mayBypass: [] } });
-  config.environments.find((e) => e.name === 'production')!.rollout = { driver: { kind: 'memory', settings: null }, plan, servicePlans: {} };
+  config.environments.find((e) => e.name === 'production')!.rollout = { driver: { kind: 'memory', settings: null },
+    metrics: null, plan, servicePlans: {} };
   const sg = createShipgate({ config, store: inMemoryStore(), now: () => clock.now });
   const driver = new MemoryDriver();
   const metrics = new ScriptedSource();

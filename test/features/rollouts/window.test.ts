@@ -28,7 +28,8 @@ test('a deployment approved during a freeze starts rolling out when the freeze l
     calendar: { timezone: 'Europe/Amsterdam', windows: [], freezes: [{ name: 'black-friday', kind: 'once', from: '2026-11-27T00:00', to: '2026-11-27T14:00' }] },
   });
   const plan = { ...DEFAULT_PLAN, postDeployChecks: [] };
-  config.environments.find((e) => e.name === 'production')!.rollout = { driver: { kind: 'memory', settings: null }, plan, servicePlans: {} };
+  config.environments.find((e) => e.name === 'production')!.rollout = { driver: { kind: 'memory', settings: null },
+    metrics: null, plan, servicePlans: {} };
   const app = createShipgate({ config, store: sqlStoreOn(database), now: () => clock.now });
   const driver = new MemoryDriver();
   const controller = new RolloutController({
