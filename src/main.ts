@@ -9,6 +9,7 @@ import { SqlAccessStore } from './features/access/sql-store.js';
 import { MemoryAuditStore } from './features/audit/memory-store.js';
 import { AuditService } from './features/audit/service.js';
 import { SqlAuditStore } from './features/audit/sql-store.js';
+import { CoverageService } from './features/deployments/coverage.js';
 import { DecisionService } from './features/deployments/decisions.js';
 import { Lifecycle } from './features/deployments/lifecycle.js';
 import { MemoryDeploymentStore } from './features/deployments/memory-store.js';
@@ -19,6 +20,7 @@ import { MemoryReleaseStore } from './features/releases/memory-store.js';
 import { ReleaseService } from './features/releases/service.js';
 import { SqlReleaseStore } from './features/releases/sql-store.js';
 import { RolloutService } from './features/rollouts/records.js';
+import { targetsFor } from './features/rollouts/targets.js';
 import { StatusService } from './features/status/service.js';
 import { type Database, type DatabaseOptions, openDatabase } from './store/db.js';
 import { type MemoryTables, memoryStore } from './store/memory.js';
@@ -44,7 +46,9 @@ export function createShipgate(opts: { config: ShipgateConfig; store: Store; now
   const now = opts.now ?? (() => new Date());
   const { config, store } = opts;
   const directory = new Directory(config);
-  const lifecycle = new Lifecycle(directory, now);
+  const targets = targetsFor(config);
+  const coverage = new CoverageService(directory, (d) => (directory.rollsOut(d.environment) ? targets(d).metrics : null), now);
+  const lifecycle = new Lifecycle(directory, now, coverage);
   const deployments = new DeploymentService(directory, store, lifecycle);
   return {
     config,

@@ -226,6 +226,11 @@ function crossFieldProblems(cfg: ConfigFile): Problem[] {
         if (!parsed.success) out.push(...parsed.error.issues.map(fromZod).map((p) => ({ ...p, path: [...ra, 'metrics', ...p.path] })));
       }
     }
+    if (p.monitoring && !env.rollout) {
+      out.push({ path: [...at, 'monitoring'], message: `${env.name} has no rollout: section, so there is no metrics source to ask for these metrics; add rollout.metrics (or drop monitoring)` });
+    } else if (p.monitoring && env.rollout && !env.rollout.metrics && !driverPlugin(env.rollout.driver).ownMetrics) {
+      out.push({ path: [...at, 'monitoring'], message: `${env.name}'s ${env.rollout.driver} driver has no metrics of its own; name a source in rollout.metrics (e.g. source: prometheus) for the monitoring check` });
+    }
     dupes(p.checklist ?? [], [...at, 'checklist'], 'checklist id');
     dupes(p.freezes ?? [], [...at, 'freezes'], 'freeze name');
   });
@@ -296,6 +301,7 @@ function resolvePolicy(p: PolicyFile, timezone: string, previous: string | null)
       windows: (p.windows ?? []).map((w) => ({ days: w.days as Policy['calendar']['windows'][number]['days'], start: w.start, end: w.end })),
       freezes: (p.freezes ?? []).map(toFreeze),
     },
+    monitoring: (p.monitoring?.require ?? []).map((m) => (typeof m === 'string' ? { name: m, query: null } : { name: m.name, query: m.query })),
   };
 }
 

@@ -106,6 +106,19 @@ export const policySchema = z.strictObject({
   mutable_tags: z.array(z.string().min(1)).optional().describe('versions refused as mutable tags'),
   rollback_target: z.enum(['required', 'warn', 'off']).optional(),
   checklist: z.array(checklistItem).optional(),
+  monitoring: z
+    .strictObject({
+      require: z
+        .array(
+          z.union([
+            z.enum(['requests', 'errors', 'latency']),
+            z.strictObject({ name: z.string().min(1).max(100), query: z.string().min(1).max(2000).describe("the metrics source's query (PromQL for prometheus)") }),
+          ]),
+        )
+        .min(1),
+    })
+    .optional()
+    .describe("metrics that must exist in the environment's rollout.metrics source before a rollout starts: requests, errors, latency, or { name, query } for a business metric; a missing one fails the gate's monitoring check"),
   approvals: z
     .strictObject({
       required: z.array(approvalRule).default([]),

@@ -9,6 +9,7 @@ import {
   type ChecklistTick,
   type CheckResult,
   type DeploymentType,
+  type MonitoringCoverage,
   type Policy,
   type Release,
   SEVERITIES,
@@ -33,6 +34,8 @@ export interface GateInput {
   releaseRanHereBefore?: boolean;
   approvals: Approval[];
   ticks: ChecklistTick[];
+  /** The metrics source's answer on the policy's required metrics; null: not asked yet. */
+  coverage?: MonitoringCoverage | null;
 }
 
 /**
@@ -87,6 +90,7 @@ export function evaluateGate(input: GateInput): GateResult {
     bypass('freeze', freezeCheck(input)),
     rollbackTargetCheck(input),
     checklistCheck(input),
+    monitoringCheck(input),
     approvalsCheck(input, tally, hotfix),
   ];
 
@@ -278,6 +282,29 @@ function freezeCheck(input: GateInput): CheckResult {
     figure: f.freeze.name,
     passesAt: next ? next.toISOString() : null,
   };
+}
+
+/** The seeds' "monitoring gap → FAIL": every metric the policy requires has series in the
+ * environment's metrics source, or the gate says which is missing and the query tried. */
+function monitoringCheck(input: GateInput): CheckResult {
+  const required = input.policy.monitoring;
+  if (required.length === 0) return { id: 'monitoring', status: 'skipped', reason: 'the policy requires no metrics' };
+  if (input.type === 'rollback') return { id: 'monitoring', status: 'skipped', reason: 'a rollback restores a release that ran here before' };
+  const c = input.coverage ?? null;
+  const names = required.map((m) => m.name).join(', ');
+  if (!c) return { id: 'monitoring', status: 'pending', reason: `the metrics source has not been asked yet for ${names}` };
+  if ('error' in c) return { id: 'monitoring', status: 'pending', reason: `could not ask the ${c.source} metrics source for ${names}: ${c.error}; asked again at the next evaluation`, figure: null, threshold: required.length };
+  const missing = c.results.filter((r) => !r.found);
+  if (missing.length) {
+    return {
+      id: 'monitoring',
+      status: 'fail',
+      reason: `monitoring gap in ${c.source}: ${missing.map((r) => `${r.name} missing (query tried: ${r.query}${r.detail ? `; ${r.detail}` : ''})`).join('; ')}; add the metric (or change the policy's monitoring.require) and the gate passes at its next evaluation`,
+      figure: c.results.length - missing.length,
+      threshold: c.results.length,
+    };
+  }
+  return { id: 'monitoring', status: 'pass', reason: `every required metric has series in ${c.source}: ${names}`, figure: c.results.length, threshold: c.results.length };
 }
 
 function rollbackTargetCheck(input: GateInput): CheckResult {

@@ -108,7 +108,22 @@ export interface Policy {
     mayBypass: BypassableCheck[];
   };
   calendar: Calendar;
+  /** Metrics that must exist in the environment's metrics source before a rollout starts
+   * (monitoring coverage); empty: no such check. */
+  monitoring: MonitoringRequirement[];
 }
+
+/** A metric the policy requires: a standard one (requests, errors, latency) the source knows
+ * how to ask for, or a named one with its own query (a business metric). */
+export interface MonitoringRequirement {
+  name: string;
+  query: string | null;
+}
+
+/** What the metrics source said about the required metrics, the last time it was asked. */
+export type MonitoringCoverage =
+  | { at: string; source: string; results: { name: string; query: string; found: boolean; detail: string | null }[] }
+  | { at: string; source: string; error: string };
 
 // ---- checks ------------------------------------------------------------------------------
 
@@ -123,6 +138,7 @@ export type CheckId =
   | 'freeze'
   | 'rollback-target'
   | 'checklist'
+  | 'monitoring'
   | 'approvals';
 
 /** One gate condition, with its why. */

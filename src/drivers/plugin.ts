@@ -17,6 +17,9 @@ export interface DriverPlugin<S = unknown> {
   settings(section: unknown, dir: string): S;
   /** The driver for one environment's rollouts (the caller keeps one per environment). */
   create(settings: S, config: ShipgateConfig): Driver;
+  /** What the target's own metrics are, when it has some (said in docs; lets a policy's
+   * monitoring check work without a rollout.metrics source). */
+  ownMetrics?: string;
   /** The target's own metrics (used when the environment names no `rollout.metrics:` source);
    * null when it has none. */
   metrics(driver: Driver): MetricsSource | null;

@@ -251,6 +251,20 @@ describe('config: mistakes are named at file:line:column', () => {
     expectError(PLANS.replace('min_step: 2m', 'colour: red'), 14, 9, "services[api].rollout.production.colour: unknown field 'colour'");
   });
 
+  test('monitoring.require needs a metrics source to ask; a rollout.metrics section is checked by its source', () => {
+    const monitored = PLANS.replace('      approvals:\n        required: [{ role: lead, count: 1 }]\n', '      approvals:\n        required: [{ role: lead, count: 1 }]\n      monitoring:\n        require: [requests, { name: conversion, query: "sum(conversions_total)" }]\n');
+    // The local driver's proxy counts requests itself: accepted.
+    assert.deepEqual(parseConfig(monitored, '/etc/shipgate.yaml').environments[1].policy.monitoring, [
+      { name: 'requests', query: null },
+      { name: 'conversion', query: 'sum(conversions_total)' },
+    ]);
+    const commandDriver = monitored.replace('      min_step: 1m\n', '      driver: command\n      command: { deploy: d.sh, set_weight: w.sh, promote: p.sh, rollback: r.sh }\n      min_step: 1m\n');
+    expectError(commandDriver, 24, 9, "environments[production].policy.monitoring: production's command driver has no metrics of its own; name a source in rollout.metrics");
+    expectError(BASE.replace('      auto_approve: true\n', '      auto_approve: true\n      monitoring: { require: [latency] }\n'), 14, 19, 'staging has no rollout: section, so there is no metrics source to ask');
+    expectError(monitored.replace('      min_step: 1m\n', '      metrics: { source: prometheus, url: "not a url" }\n      min_step: 1m\n'), 26, 43, 'environments[production].rollout.metrics.url: Invalid URL');
+    expectError(monitored.replace('      min_step: 1m\n', '      metrics: { source: graphite }\n      min_step: 1m\n'), 26, 26, 'environments[production].rollout.metrics.source: expected "prometheus"');
+  });
+
   test('duplicate names', () => {
     expectError(BASE.replace('  - name: production\n', '  - name: staging\n'), 14, 5, "environments[staging]: duplicate environment 'staging'");
   });

@@ -44,6 +44,7 @@ describe('the gate explains every check', () => {
         ['freeze', 'skipped'],
         ['rollback-target', 'pass'],
         ['checklist', 'skipped'],
+        ['monitoring', 'skipped'],
         ['approvals', 'pass'],
       ],
     );
@@ -232,5 +233,49 @@ describe('the gate explains every check', () => {
     // a hotfix never bypasses a vulnerability failure
     const vuln = evaluateGate(input({ ...base, release: release({ reports: [scan({ critical: 2 })] }), approvals: [approval('dana', 'vp-engineering', '2026-11-28T21:58:00Z')] }));
     assert.equal(vuln.outcome, 'failed');
+  });
+});
+
+describe('monitoring coverage (the seeds\' "monitoring gap → FAIL")', () => {
+  const required = [
+    { name: 'requests', query: null },
+    { name: 'conversion', query: 'sum(checkout_conversions_total{service="web"})' },
+  ];
+  const policy = productionPolicy({ monitoring: required });
+  const at = '2026-11-24T13:27:00Z';
+
+  test('a required metric missing from the source fails the gate, naming it and the query tried', () => {
+    const r = evaluateGate(
+      input({
+        policy,
+        approvals: approved,
+        coverage: {
+          at,
+          source: 'prometheus',
+          results: [
+            { name: 'requests', query: 'sum(http_request_duration_seconds_count{version="1.4.1"})', found: true, detail: null },
+            { name: 'conversion', query: 'sum(checkout_conversions_total{service="web"})', found: false, detail: 'no series' },
+          ],
+        },
+      }),
+    );
+    const c = check(r, 'monitoring');
+    assert.equal(c.status, 'fail');
+    assert.match(c.reason, /monitoring gap in prometheus: conversion missing \(query tried: sum\(checkout_conversions_total\{service="web"\}\); no series\)/);
+    assert.equal(c.final, undefined, 'adding the metric lets the same deployment pass later');
+    assert.equal(r.outcome, 'blocked');
+    assert.deepEqual([c.figure, c.threshold], [1, 2]);
+  });
+
+  test('every required metric found passes; not asked yet or no answer is pending, never a pass', () => {
+    const found = evaluateGate(input({ policy, approvals: approved, coverage: { at, source: 'prometheus', results: required.map((m) => ({ name: m.name, query: m.query ?? m.name, found: true, detail: null })) } }));
+    assert.equal(check(found, 'monitoring').status, 'pass');
+    assert.equal(found.outcome, 'pass');
+    const notAsked = evaluateGate(input({ policy, approvals: approved }));
+    assert.equal(check(notAsked, 'monitoring').status, 'pending');
+    assert.equal(notAsked.outcome, 'blocked');
+    const down = evaluateGate(input({ policy, approvals: approved, coverage: { at, source: 'prometheus', error: 'connect ECONNREFUSED 127.0.0.1:9090' } }));
+    assert.equal(check(down, 'monitoring').status, 'pending');
+    assert.match(check(down, 'monitoring').reason, /could not ask the prometheus metrics source for requests, conversion: connect ECONNREFUSED/);
   });
 });

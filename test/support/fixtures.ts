@@ -19,6 +19,7 @@ export function productionPolicy(overrides: Partial<Policy> = {}): Policy {
     autoApprove: false,
     emergency: { approvals: [{ role: 'vp-engineering', count: 1 }], mayBypass: ['window', 'freeze', 'soak'] },
     calendar: { timezone: 'UTC', windows: [], freezes: [] },
+    monitoring: [],
     ...overrides,
   };
 }

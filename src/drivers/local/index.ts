@@ -22,6 +22,7 @@ export function localDriverFor(config: ShipgateConfig): LocalDriver {
 export const local = plugin<null>({
   kind: 'local',
   description: 'shipgate runs each version as a process behind its own weighted proxy (the default)',
+  ownMetrics: 'every request its proxy served',
   settings: () => null,
   create: (_settings, config) => localDriverFor(config),
   metrics: (driver) => builtinSource(driver as LocalDriver),

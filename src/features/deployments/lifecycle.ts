@@ -12,6 +12,7 @@ import { type Actor, SYSTEM } from '../access/actor.js';
 import { deploymentSubject, record } from '../audit/record.js';
 import type { Directory } from '../directory.js';
 import { releaseById } from '../releases/service.js';
+import type { CoverageService } from './coverage.js';
 
 export interface GateFacts {
   release: Release;
@@ -29,6 +30,8 @@ export class Lifecycle {
   constructor(
     readonly directory: Directory,
     readonly now: () => Date,
+    /** The metrics sources' answers on required metrics; absent: nothing to ask (tests, no rollouts). */
+    readonly coverage: CoverageService | null = null,
   ) {}
 
   async evaluate(q: Stores, f: GateFacts): Promise<GateResult> {
@@ -50,6 +53,7 @@ export class Lifecycle {
       releaseRanHereBefore: ranBefore,
       approvals: f.approvals,
       ticks: f.ticks,
+      coverage: this.coverage?.last(f.release.service, f.environment) ?? null,
     });
   }
 

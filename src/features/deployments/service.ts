@@ -57,6 +57,7 @@ export class DeploymentService {
     const r = this.validate(req);
     const release = await releaseNamed(this.store, r.service, r.version);
     const previous = await this.currentRelease(r.service, r.environment);
+    await this.askCoverage(r.service, r.environment, release.version, previous);
     return this.lifecycle.evaluate(this.store, {
       release,
       environment: r.environment,
@@ -77,6 +78,7 @@ export class DeploymentService {
     if (r.type === 'hotfix' && policy.emergency.approvals.length === 0) {
       throw new InputError(`${r.environment} has no emergency approvers configured, so hotfixes cannot be requested there`);
     }
+    if (policy.monitoring.length) await this.askCoverage(r.service, r.environment, r.version, await this.currentRelease(r.service, r.environment));
     const id = await this.store.transaction(async (tx) => {
       const open = await tx.deployments.findOpen(r.service, r.environment);
       if (open) {
@@ -126,8 +128,12 @@ export class DeploymentService {
   }
 
   /** Re-runs the gate of one open deployment now (soak passed, window opened, approvals lapsed...). */
-  async refresh(actor: Actor, id: number): Promise<Gated> {
+  async refresh(actor: Actor, id: number, opts: { freshCoverage?: boolean } = {}): Promise<Gated> {
     this.directory.assertUser(actor);
+    const before = await deploymentById(this.store, id);
+    if (GATE_STATES.includes(before.state) && this.directory.policy(before.environment).monitoring.length) {
+      await this.askCoverage(before.service, before.environment, before.version, await this.currentRelease(before.service, before.environment), opts.freshCoverage);
+    }
     await retrying(() =>
       this.store.transaction(async (tx) => {
         const d = await deploymentById(tx, id);
@@ -257,6 +263,12 @@ export class DeploymentService {
   }
 
   /** The release serving in an environment now (its last succeeded deployment), or null. */
+  /** Asks the environment's metrics source for the policy's required metrics (outside any
+   * transaction: it is a network call); the gate reads the answer. */
+  private async askCoverage(service: string, environment: string, version: string, previous: Release | null, fresh = false): Promise<void> {
+    await this.lifecycle.coverage?.ensure({ service, environment, canaryVersion: version, stableVersion: previous?.version ?? null }, { fresh });
+  }
+
   async currentRelease(service: string, environment: string, q: Stores = this.store): Promise<Release | null> {
     this.directory.service(service);
     this.directory.policy(environment);

@@ -58,7 +58,7 @@ export class RolloutService implements RolloutRecords {
   }
 
   async admit(id: number) {
-    const { view } = await this.deployments.refresh(SYSTEM, id);
+    const { view } = await this.deployments.refresh(SYSTEM, id, { freshCoverage: true });
     return { deployment: view.deployment, waitingFor: view.waitingFor };
   }
 
