@@ -206,4 +206,71 @@ describe('the rollout controller on the memory store and driver', () => {
     assert.ok(after.steps[0].canaryRequests > before.steps[0].canaryRequests, `the new look added to the old evidence (${before.steps[0].canaryRequests} → ${after.steps[0].canaryRequests})`);
     assert.equal((await w.sg.rollouts.get(id)).state, 'rolling_out');
   });
+
+  test('a metrics source that stops answering makes the step inconclusive, never a pass: healthy evidence before it does not promote, and past max_step the plan\'s on_inconclusive applies', async () => {
+    const w = await world();
+    const id = await w.release('10.0.0');
+    const c = w.controller();
+    for (let i = 0; i < 10 && (await w.record(id))?.phase !== 'analyse'; i++) await c.step(id);
+    w.metrics.failing = 'connect ECONNREFUSED 127.0.0.1:9090';
+    for (let look = 0; look < 20; look++) {
+      w.traffic(1000, 10);
+      w.tick(10);
+      await c.step(id);
+    }
+    let rec = await w.record(id);
+    assert.deepEqual([rec.phase, rec.weight], ['analyse', 10], 'still at 10% after 200 s without a reading');
+    assert.equal(rec.steps[0].verdict, 'inconclusive');
+    assert.match(rec.steps[0].reasons[0].sentence, /^no reading from the memory metrics source: connect ECONNREFUSED 127\.0\.0\.1:9090; inconclusive until it answers/);
+    // It answers again: the requests served meanwhile are read, and the step goes on to pass.
+    w.metrics.failing = null;
+    await c.step(id);
+    rec = await w.record(id);
+    assert.equal(rec.steps[0].verdict, 'pass', JSON.stringify(rec.steps[0].reasons));
+    assert.ok(rec.steps[0].canaryRequests >= 1500, `the requests served while it was down count (${rec.steps[0].canaryRequests})`);
+    // Down again for longer than max_step at the next step: paused (the plan's on_inconclusive).
+    for (let i = 0; i < 5 && (await w.record(id)).phase !== 'analyse'; i++) await c.step(id);
+    w.metrics.failing = 'HTTP 503 from http://127.0.0.1:9090/api/v1/query_range';
+    w.tick(301);
+    await c.step(id);
+    rec = await w.record(id);
+    assert.deepEqual([rec.phase, rec.weight], ['paused', 50]);
+  });
+
+  test('counters from a scraping source (every 5 s, 10 latency buckets) drive the same rollout: a healthy canary is promoted, an erroring one rolled back', async () => {
+    const LE = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, Infinity];
+    const rand = mulberry32(21);
+    const version = (n: number, errorRate: number) => {
+      const counts = LE.map(() => 0);
+      let errors = 0;
+      for (let i = 0; i < n; i++) {
+        counts[LE.findIndex((b) => 50 * (0.5 + rand()) <= b)]++;
+        if (rand() < errorRate) errors++;
+      }
+      return { requests: n, errors, latency: { le: LE, counts } };
+    };
+    for (const [canaryErrors, expected] of [
+      [0, 'succeeded'],
+      [0.05, 'rolled_back'],
+    ] as const) {
+      const w = await world();
+      const id = await w.release(canaryErrors ? '12.0.0' : '11.0.0');
+      const c = w.controller();
+      for (let look = 0; look < 300; look++) {
+        const r = await c.step(id);
+        if (r.done) break;
+        const rec = await w.record(id);
+        if (rec?.phase === 'analyse' || rec?.phase === 'post_deploy') {
+          // 100 req/s: one scrape's counters per 5 s.
+          const nc = Math.round((500 * rec.weight) / 100);
+          w.metrics.addBatch({ kind: 'counts', at: w.clock.now.getTime(), canary: version(nc, canaryErrors), stable: version(500 - nc, 0.001) });
+        }
+        w.tick(5);
+      }
+      const d = await w.sg.rollouts.get(id);
+      assert.equal(d.state, expected, `${d.reason} ${JSON.stringify(d.rollout?.steps.map((x) => x.reasons.filter((r) => r.verdict !== 'pass')))}`);
+      if (expected === 'rolled_back') assert.match(d.reason!, /^analysis failed at 10%: canary errors/);
+      else assert.deepEqual(d.rollout!.steps.map((x) => x.verdict), ['pass', 'pass', null]);
+    }
+  });
 });
