@@ -1,6 +1,8 @@
 // A small HTTP service the demo and the rollout tests deploy: every version is this one file,
 // started with a different VERSION and, for a bad build, knobs that make part of its requests
-// fail or slow. It answers the seed's smoke checks (/health, /ready, /login, /api/v1/user/me).
+// fail or slow. It answers the seed's smoke checks (/health, /ready, /login, /api/v1/user/me),
+// and /metrics in Prometheus' text format: the histogram http_request_duration_seconds by
+// version and status_code, as a service instrumented with prom-client exposes it.
 //
 // Environment:
 //   PORT          port to listen on (127.0.0.1)               required
@@ -12,6 +14,8 @@
 //   API_TOKEN     bearer token /api/v1/user/me accepts         default none (always 401)
 //   CRASH_AFTER   exit(1) after this many requests (a crashing build)   default never
 //   FAIL_HEALTH   "1": /health answers 503 (a build that fails its smoke test)
+//   CHECKOUTS     "1": /metrics also has checkout_conversions_total (a business metric),
+//                 counted by POST /api/checkout
 //   BUILDS        a JSON file mapping versions to the knobs above, e.g.
 //                 {"3.0.0": {"ERROR_RATE": "0.05"}}: how a bad build behaves, by version
 import fs from 'node:fs';
@@ -35,7 +39,36 @@ const latencyMs = Number(process.env.LATENCY_MS ?? 0);
 const apiToken = process.env.API_TOKEN ?? '';
 const crashAfter = process.env.CRASH_AFTER ? Number(process.env.CRASH_AFTER) : Infinity;
 const failHealth = process.env.FAIL_HEALTH === '1';
+const checkouts = process.env.CHECKOUTS === '1';
 let served = 0;
+
+// Prometheus' default bucket bounds, in seconds; counts per status code, cumulative on output.
+const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const histograms = new Map(); // status code -> { buckets: number[], sum, count }
+let conversions = 0;
+
+function observe(status, seconds) {
+  let h = histograms.get(status);
+  if (!h) histograms.set(status, (h = { buckets: BOUNDS.map(() => 0), sum: 0, count: 0 }));
+  BOUNDS.forEach((b, i) => {
+    if (seconds <= b) h.buckets[i] += 1;
+  });
+  h.sum += seconds;
+  h.count += 1;
+}
+
+function exposition() {
+  const lines = ['# HELP http_request_duration_seconds Duration of HTTP requests in seconds', '# TYPE http_request_duration_seconds histogram'];
+  for (const [status, h] of histograms) {
+    const labels = `version="${version}",status_code="${status}"`;
+    BOUNDS.forEach((b, i) => lines.push(`http_request_duration_seconds_bucket{le="${b}",${labels}} ${h.buckets[i]}`));
+    lines.push(`http_request_duration_seconds_bucket{le="+Inf",${labels}} ${h.count}`);
+    lines.push(`http_request_duration_seconds_sum{${labels}} ${h.sum}`);
+    lines.push(`http_request_duration_seconds_count{${labels}} ${h.count}`);
+  }
+  if (checkouts) lines.push('# TYPE checkout_conversions_total counter', `checkout_conversions_total{version="${version}"} ${conversions}`);
+  return `${lines.join('\n')}\n`;
+}
 
 function send(res, status, body, type = 'application/json') {
   const text = type === 'application/json' ? JSON.stringify(body) : body;
@@ -44,6 +77,9 @@ function send(res, status, body, type = 'application/json') {
 }
 
 const server = http.createServer((req, res) => {
+  if (req.url === '/metrics') return send(res, 200, exposition(), 'text/plain; version=0.0.4');
+  const started = process.hrtime.bigint();
+  res.on('finish', () => observe(res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
   served += 1;
   if (served > crashAfter) {
     process.stderr.write(`sample-service ${version}: crashing after ${crashAfter} requests (CRASH_AFTER)\n`);
@@ -63,6 +99,7 @@ const server = http.createServer((req, res) => {
       return send(res, 200, { id: 'u-1001', name: 'Demo User' });
     }
     default: {
+      if (checkouts && req.method === 'POST' && url.pathname === '/api/checkout') conversions += 1;
       // Everything else is "the API": the knobs apply here.
       let delay = latencyMs;
       if (slowRate > 0 && Math.random() < slowRate) delay += slowMs;
