@@ -276,5 +276,12 @@ export type PolicyFile = z.infer<typeof policySchema>;
 /** The JSON Schema of shipgate.yaml, for editors (yaml-language-server, VS Code). */
 export function configJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  // rollout.metrics is parsed by the source it names (config/load.ts); editors get each
+  // source's whole section here, so they can complete its fields.
+  const rollout = (schema as { properties?: { environments?: { items?: { properties?: { rollout?: { properties?: Record<string, unknown> } } } } } }).properties?.environments?.items?.properties?.rollout?.properties;
+  if (rollout?.metrics) {
+    const described = rollout.metrics as { description?: string };
+    rollout.metrics = { description: described.description, anyOf: SOURCES.map((s) => z.toJSONSchema(s.section, { io: 'input', unrepresentable: 'any' })) };
+  }
   return { ...schema, title: 'shipgate.yaml', description: 'shipgate config: services, environments, policies, users' };
 }

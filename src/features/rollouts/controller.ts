@@ -121,7 +121,9 @@ export class RolloutController {
         return { kind: 'deploy' };
       case 'set_weight':
         await driver.setWeight(ctx, action.weight);
-        return { kind: 'set_weight', cursor: metrics ? await metrics.cursor(metricsContext(ctx)) : null };
+        // A source that cannot say where "now" is keeps the old position: the next look then
+        // also reads the end of the last step, each batch judged at its own share.
+        return { kind: 'set_weight', cursor: metrics ? await metrics.cursor(metricsContext(ctx)).catch((err: unknown) => (err instanceof MetricsUnavailable ? rec.cursor : Promise.reject(err))) : null };
       case 'smoke': {
         const url = driver.urls(ctx).canary;
         return { kind: 'smoke', results: url ? await this.opts.smoke(url, rec.plan.smoke) : [], canaryKnown: url !== null };
@@ -142,7 +144,7 @@ export class RolloutController {
       }
       case 'promote':
         await driver.promote(ctx);
-        return { kind: 'promote', cursor: metrics ? await metrics.cursor(metricsContext(ctx)) : null };
+        return { kind: 'promote', cursor: metrics ? await metrics.cursor(metricsContext(ctx)).catch((err: unknown) => (err instanceof MetricsUnavailable ? rec.cursor : Promise.reject(err))) : null };
       case 'post_deploy': {
         const urls = driver.urls(ctx);
         const url = urls.canary ?? urls.stable;
