@@ -290,6 +290,9 @@ function monitoringCheck(input: GateInput): CheckResult {
   const required = input.policy.monitoring;
   if (required.length === 0) return { id: 'monitoring', status: 'skipped', reason: 'the policy requires no metrics' };
   if (input.type === 'rollback') return { id: 'monitoring', status: 'skipped', reason: 'a rollback restores a release that ran here before' };
+  if (!input.previousRelease) {
+    return { id: 'monitoring', status: 'warn', reason: `a first deployment in ${input.environment}: nothing serves here yet, so there are no series to find; every later deployment is checked` };
+  }
   const c = input.coverage ?? null;
   const names = required.map((m) => m.name).join(', ');
   if (!c) return { id: 'monitoring', status: 'pending', reason: `the metrics source has not been asked yet for ${names}` };

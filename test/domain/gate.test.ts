@@ -274,6 +274,8 @@ describe('monitoring coverage (the seeds\' "monitoring gap → FAIL")', () => {
     const notAsked = evaluateGate(input({ policy, approvals: approved }));
     assert.equal(check(notAsked, 'monitoring').status, 'pending');
     assert.equal(notAsked.outcome, 'blocked');
+    const first = evaluateGate(input({ policy, approvals: approved, previousRelease: null, coverage: { at, source: 'prometheus', results: [{ name: 'requests', query: 'q', found: false, detail: 'no series' }] } }));
+    assert.equal(check(first, 'monitoring').status, 'warn', 'a first deployment has nothing serving to measure yet');
     const down = evaluateGate(input({ policy, approvals: approved, coverage: { at, source: 'prometheus', error: 'connect ECONNREFUSED 127.0.0.1:9090' } }));
     assert.equal(check(down, 'monitoring').status, 'pending');
     assert.match(check(down, 'monitoring').reason, /could not ask the prometheus metrics source for requests, conversion: connect ECONNREFUSED/);

@@ -18,16 +18,19 @@ export class CoverageService {
     private readonly maxAgeMs = 60_000,
   ) {}
 
-  /** The last answer for a service in an environment; null when never asked. */
-  last(service: string, environment: string): MonitoringCoverage | null {
-    return this.answers.get(`${service}\u0000${environment}`) ?? null;
+  /** The last answer for a service in an environment while `stableVersion` serves there; null
+   * when never asked. */
+  last(service: string, environment: string, stableVersion: string | null): MonitoringCoverage | null {
+    return this.answers.get(keyOf(service, environment, stableVersion)) ?? null;
   }
 
   /** Asks the source when the policy requires metrics and the answer is missing or old (or `fresh`). */
   async ensure(d: { service: string; environment: string; canaryVersion: string; stableVersion: string | null }, opts: { fresh?: boolean } = {}): Promise<MonitoringCoverage | null> {
     const required = this.directory.policy(d.environment).monitoring;
     if (required.length === 0) return null;
-    const key = `${d.service}\u0000${d.environment}`;
+    // A first deployment has nothing serving to measure (the gate warns); not asked.
+    if (d.stableVersion === null) return null;
+    const key = keyOf(d.service, d.environment, d.stableVersion);
     const known = this.answers.get(key);
     if (known && !opts.fresh && this.now().getTime() - Date.parse(known.at) < this.maxAgeMs) return known;
     const at = this.now().toISOString();
@@ -47,4 +50,9 @@ export class CoverageService {
     this.answers.set(key, answer);
     return answer;
   }
+}
+
+/** The answer is about the version serving now: another one has series of its own. */
+function keyOf(service: string, environment: string, stableVersion: string | null): string {
+  return `${service}\u0000${environment}\u0000${stableVersion ?? ''}`;
 }

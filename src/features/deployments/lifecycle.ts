@@ -53,7 +53,7 @@ export class Lifecycle {
       releaseRanHereBefore: ranBefore,
       approvals: f.approvals,
       ticks: f.ticks,
-      coverage: this.coverage?.last(f.release.service, f.environment) ?? null,
+      coverage: this.coverage?.last(f.release.service, f.environment, f.previousRelease?.version ?? null) ?? null,
     });
   }
 

@@ -76,7 +76,8 @@ export const refreshDeployment = operation({
   permission: 'user',
   params: byId,
   async handle({ actor, params }, sg) {
-    const { view, gate } = await sg.deployments.refresh(actor, params.id);
+    // Asked for by a person (e.g. after adding a missing metric): the metrics source is asked again.
+    const { view, gate } = await sg.deployments.refresh(actor, params.id, { freshCoverage: true });
     return { ...view, gate };
   },
 });
