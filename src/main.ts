@@ -20,7 +20,7 @@ import { MemoryReleaseStore } from './features/releases/memory-store.js';
 import { ReleaseService } from './features/releases/service.js';
 import { SqlReleaseStore } from './features/releases/sql-store.js';
 import { RolloutService } from './features/rollouts/records.js';
-import { targetsFor } from './features/rollouts/targets.js';
+import type { Targets } from './features/rollouts/targets.js';
 import { StatusService } from './features/status/service.js';
 import { type Database, type DatabaseOptions, openDatabase } from './store/db.js';
 import { type MemoryTables, memoryStore } from './store/memory.js';
@@ -46,8 +46,18 @@ export function createShipgate(opts: { config: ShipgateConfig; store: Store; now
   const now = opts.now ?? (() => new Date());
   const { config, store } = opts;
   const directory = new Directory(config);
-  const targets = targetsFor(config);
-  const coverage = new CoverageService(directory, (d) => (directory.rollsOut(d.environment) ? targets(d).metrics : null), now);
+  // The drivers and sources (and zod, for their sections) load only when a policy asks for
+  // monitoring coverage: most commands never need them.
+  let targets: Targets | null = null;
+  const coverage = new CoverageService(
+    directory,
+    async (d) => {
+      if (!directory.rollsOut(d.environment)) return null;
+      targets ??= (await import('./features/rollouts/targets.js')).targetsFor(config);
+      return targets(d).metrics;
+    },
+    now,
+  );
   const lifecycle = new Lifecycle(directory, now, coverage);
   const deployments = new DeploymentService(directory, store, lifecycle);
   return {

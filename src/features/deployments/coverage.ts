@@ -6,7 +6,7 @@ import type { MonitoringCoverage } from '../../domain/types.js';
 import type { MetricsSource } from '../../drivers/driver.js';
 import type { Directory } from '../directory.js';
 
-export type SourceFor = (d: { service: string; environment: string }) => MetricsSource | null;
+export type SourceFor = (d: { service: string; environment: string }) => Promise<MetricsSource | null>;
 
 export class CoverageService {
   private readonly answers = new Map<string, MonitoringCoverage>();
@@ -37,7 +37,7 @@ export class CoverageService {
     let answer: MonitoringCoverage;
     let source: MetricsSource | null = null;
     try {
-      source = this.sourceFor(d);
+      source = await this.sourceFor(d);
       if (!source?.coverage) {
         answer = { at, source: source?.kind ?? 'none', error: `${d.environment} has no metrics source that can be asked (rollout.metrics)` };
       } else {
