@@ -1,6 +1,7 @@
 // The canary judge against the usual rules, on simulated traffic.
 //
 //   node --import tsx bench/canary-sim.ts [--runs 2000] [--healthy-runs 10000] [--seed 42]
+//     [--scrape-runs <runs>] [--scrape-healthy-runs <healthy-runs>]
 //
 // Traffic: independent requests at 100 per second; the canary's share ramps 10% → 50% →
 // 100%, one minute per step, then stays at 100% (10 minutes in all). Stable: 0.1% errors,
@@ -25,7 +26,42 @@
 // canary (errors 0.3% against 0.1%, every latency 4% higher, so p95 +4%), which must be
 // promoted in time in at least 95% of runs, a canary at 1.0% errors, which must be promoted in
 // at most 1%, and one at the 0.5% limit itself.
-// The runs are split over two worker threads; each (case, judge) cell has its own seed.
+// A Prometheus-like source (the last table): the same simulated requests, not looked at one by
+// one but counted per version over each scrape interval, 5 s or 15 s: requests, errors, and a
+// latency histogram with Prometheus' 10 default bounds (5, 10, 25, 50, 100, 250, 500, 1000,
+// 2500, 5000 ms) and +Inf, counts per bucket (not cumulative), each batch being the difference
+// of two scrapes of cumulative counters, exact (no rate() extrapolation), seen at the scrape's
+// end (no query or evaluation lag). Scrapes divide the minute, so a scrape never straddles a
+// step. The requests follow the same law as above, drawn one by one; as only their buckets are
+// kept, a request's bucket is drawn from the log-normal's probability of each bucket (the same
+// law as drawing its latency and counting it) — the tail case's +2 s requests draw a latency.
+// In each run every scraped rule reads the same scrapes (--scrape-runs runs per case,
+// --scrape-healthy-runs healthy, their defaults --runs and --healthy-runs), the run going on
+// until every rule has decided or 10 minutes:
+// - shipgate, 5 s / 15 s: the same judge (two-sample), fed one `observeCounts` batch per scrape
+//   and judged after each: error tests on the counts, the latency test on bucket midpoints,
+//   the tail tests on requests above bucket bounds (see src/domain/canary.ts);
+// - Flagger-style, from the scrapes (the same from 5 s or 15 s ones: a minute's counter
+//   increase is the sum of its scrapes'): per 1-minute check, the canary's success rate
+//   1 − Δerrors/Δrequests < 99%, or its p99 read as PromQL's histogram_quantile does (linear
+//   interpolation within the bucket holding the rank, the last finite bound in +Inf) over the
+//   minute's bucket increases > 500 ms (Flagger's documented request-duration threshold; a
+//   fixed one, since from the third minute there is no stable traffic to scale it by), is one
+//   failed check; the 5th rolls back. Unlike the per-request Flagger-style rule above, this one
+//   also has the latency check;
+// - Kayenta-style, 5 s / 15 s: every minute, for each version, one point per scrape in that
+//   minute with traffic: its error rate and its mean latency read from the buckets (each
+//   bucket at the midpoint of its bounds, 2.5 ms for the first, 5000 ms for +Inf); with at
+//   least 3 points per version (12 at 5 s, 4 at 15 s while both versions serve), a
+//   Mann-Whitney U test (two-sided, 5%, normal approximation with ties) per metric, canary
+//   against stable; either judged different and worse rolls back.
+// Its figures: canary requests and seconds (since the ramp's start, at 100 requests/s) until
+// the rollback, mean/median/p90 over the runs that detected, and the share detected, with
+// shipgate per request (the two-sample cell of the first table) beside; for the healthy canary
+// false rollbacks (and for shipgate canary requests and seconds until `pass`; its run ends at
+// promotion, as above).
+// The runs are split over two worker threads; each (case, judge) cell has its own seed, and so
+// does each case of the scraped rules.
 import os from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { createCanaryJudge, type CanaryRequest } from '../src/domain/canary.js';
@@ -39,6 +75,12 @@ const opt = (name: string, def: number) => {
 const RUNS = opt('runs', 2000);
 const HEALTHY_RUNS = opt('healthy-runs', 10000);
 const SEED = opt('seed', 42);
+const SCRAPE_RUNS = opt('scrape-runs', RUNS);
+const SCRAPE_HEALTHY_RUNS = opt('scrape-healthy-runs', HEALTHY_RUNS);
+for (const [name, v] of Object.entries({ runs: RUNS, 'healthy-runs': HEALTHY_RUNS, 'scrape-runs': SCRAPE_RUNS, 'scrape-healthy-runs': SCRAPE_HEALTHY_RUNS })) {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} takes a whole number ≥ 1, not ${v}`);
+}
+if (!Number.isFinite(SEED)) throw new Error(`--seed takes a number, not ${SEED}`);
 
 const RPS = 100;
 const STEP_SECONDS = 60;
@@ -98,23 +140,29 @@ function* traffic(rand: () => number, c: Case): Generator<{ second: number; shar
 
 // ---- the judges -----------------------------------------------------------------------------
 
-type Outcome = { detected: boolean; canaryRequests: number; passAt: number | null };
+/** One run of one judge: whether and when it rolled back (canary requests so far, and seconds
+ * since the start at the look that decided), and when shipgate first said `pass`. */
+type Outcome = { detected: boolean; canaryRequests: number; seconds: number; passAt: number | null; passSeconds: number | null };
 
 function shipgate(rand: () => number, c: Case, baseline: number | null, untilPass = false): Outcome {
   const judge = createCanaryJudge({ baselineErrorRate: baseline });
   let state = judge.start();
   let canary = 0;
   let passAt: number | null = null;
-  for (const { share, batch } of traffic(rand, c)) {
+  let passSeconds: number | null = null;
+  for (const { second, share, batch } of traffic(rand, c)) {
     for (const r of batch) if (r.version === 'canary') canary++;
     state = judge.observe(state, batch, share, { inPlace: true });
     const v = judge.judge(state).verdict;
-    if (v === 'fail') return { detected: true, canaryRequests: canary, passAt };
-    if (v === 'pass' && passAt === null) passAt = canary;
+    if (v === 'fail') return { detected: true, canaryRequests: canary, seconds: second + 1, passAt, passSeconds };
+    if (v === 'pass' && passAt === null) {
+      passAt = canary;
+      passSeconds = second + 1;
+    }
     // Promotion: the ramp is at 100% and the analysis has passed.
-    if (untilPass && passAt !== null && share >= 1) return { detected: false, canaryRequests: canary, passAt };
+    if (untilPass && passAt !== null && share >= 1) return { detected: false, canaryRequests: canary, seconds: second + 1, passAt, passSeconds };
   }
-  return { detected: false, canaryRequests: canary, passAt };
+  return { detected: false, canaryRequests: canary, seconds: HORIZON_SECONDS, passAt, passSeconds };
 }
 
 type RolloutOutcome = { end: 'promoted' | 'rolled back' | 'paused'; seconds: number; firstStepSeconds: number | null; canaryRequests: number };
@@ -159,12 +207,12 @@ function flagger(rand: () => number, c: Case): Outcome {
     }
     if ((second + 1) % 60 === 0) {
       if (inMinute > 0 && 1 - errors / inMinute < 0.99) failed++;
-      if (failed >= 5) return { detected: true, canaryRequests: canary, passAt: null };
+      if (failed >= 5) return { detected: true, canaryRequests: canary, seconds: second + 1, passAt: null, passSeconds: null };
       errors = 0;
       inMinute = 0;
     }
   }
-  return { detected: false, canaryRequests: canary, passAt: null };
+  return { detected: false, canaryRequests: canary, seconds: HORIZON_SECONDS, passAt: null, passSeconds: null };
 }
 
 function kayenta(rand: () => number, c: Case): Outcome {
@@ -182,13 +230,13 @@ function kayenta(rand: () => number, c: Case): Outcome {
           return z > 1.959964; // two-sided 5%, and the canary's values are the larger
         };
         if (worse(cw.map((r) => (r.error ? 1 : 0)), sw.map((r) => (r.error ? 1 : 0))) || worse(cw.map((r) => r.latencyMs), sw.map((r) => r.latencyMs))) {
-          return { detected: true, canaryRequests: canary, passAt: null };
+          return { detected: true, canaryRequests: canary, seconds: second + 1, passAt: null, passSeconds: null };
         }
       }
       window = [];
     }
   }
-  return { detected: false, canaryRequests: canary, passAt: null };
+  return { detected: false, canaryRequests: canary, seconds: HORIZON_SECONDS, passAt: null, passSeconds: null };
 }
 
 /** Mann-Whitney U with the normal approximation and tie correction; z > 0: a tends larger. */
@@ -212,6 +260,219 @@ function mannWhitney(a: number[], b: number[]): { z: number } {
   const n = n1 + n2;
   const sd = Math.sqrt(((n1 * n2) / 12) * (n + 1 - tie / (n * (n - 1))));
   return { z: sd > 0 ? (u - mu) / sd : 0 };
+}
+
+// ---- a Prometheus-like source: the same requests, as counters per scrape interval ------------
+
+/** Prometheus' default histogram bounds 0.005 … 5 s (its 10 s one left out: 10 bounds), in ms, +Inf last. */
+const PROM_LE = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, Infinity];
+const SCRAPE_SECONDS = [5, 15] as const;
+const BASE_SCRAPE = 5; // every scrape interval is a multiple of this, and divides a minute
+const ANALYSIS_SECONDS = 60; // the usual rules' analysis interval
+const FLAGGER_P99_MS = 500; // Flagger's documented request-duration example (max 500 ms)
+const FLAGGER_MIN_SUCCESS = 0.99;
+const FLAGGER_THRESHOLD = 5;
+const KAYENTA_MIN_POINTS = 3; // per version and minute, else that minute is not judged
+/** Each bucket's value for a mean: the midpoint of its bounds; +Inf reads as its lower bound. */
+const PROM_MID = PROM_LE.map((b, i) => (Number.isFinite(b) ? ((i === 0 ? 0 : PROM_LE[i - 1]) + b) / 2 : PROM_LE[i - 1]));
+
+interface Counts {
+  requests: number;
+  errors: number;
+  latency: { le: number[]; counts: number[] };
+}
+interface Scrape {
+  canary: Counts;
+  stable: Counts;
+}
+
+const emptyScrape = (): Scrape => ({
+  canary: { requests: 0, errors: 0, latency: { le: PROM_LE, counts: PROM_LE.map(() => 0) } },
+  stable: { requests: 0, errors: 0, latency: { le: PROM_LE, counts: PROM_LE.map(() => 0) } },
+});
+
+function addScrape(into: Scrape, from: Scrape): void {
+  for (const v of ['canary', 'stable'] as const) {
+    into[v].requests += from[v].requests;
+    into[v].errors += from[v].errors;
+    for (let i = 0; i < PROM_LE.length; i++) into[v].latency.counts[i] += from[v].latency.counts[i];
+  }
+}
+
+/** The bucket a latency is counted in: the first bound at or above it (`le` is inclusive). */
+function bucketOf(ms: number): number {
+  for (let i = 0; i < PROM_LE.length - 1; i++) if (ms <= PROM_LE[i]) return i;
+  return PROM_LE.length - 1;
+}
+
+/** Φ, the standard normal distribution function, by Simpson's rule on the density from 0
+ * (4,000 steps: error far below 1e-9 on |z| ≤ 10; computed a few times per worker only). */
+function normalCdf(z: number): number {
+  const x = Math.min(Math.abs(z), 10);
+  const steps = 4000;
+  const h = x / steps;
+  let sum = 0;
+  for (let i = 0; i <= steps; i++) sum += (i === 0 || i === steps ? 1 : i % 2 ? 4 : 2) * Math.exp(-((i * h) ** 2) / 2);
+  const half = ((h / 3) * sum) / Math.sqrt(2 * Math.PI);
+  return z >= 0 ? 0.5 + half : 0.5 - half;
+}
+
+const bucketCdfs = new Map<number, number[]>();
+/** P(latency ≤ each bound) for latency MEDIAN_MS·factor·exp(SIGMA·Z), the last being 1. */
+function bucketCdf(factor: number): number[] {
+  let cdf = bucketCdfs.get(factor);
+  if (!cdf) {
+    cdf = PROM_LE.map((b) => (Number.isFinite(b) ? normalCdf(Math.log(b / (MEDIAN_MS * factor)) / SIGMA) : 1));
+    bucketCdfs.set(factor, cdf);
+  }
+  return cdf;
+}
+
+/** The bucket of one log-normal request, drawn by inverting its distribution over the buckets:
+ * the same law as drawing the latency as request() does and counting it, at a fraction of the
+ * cost (the scraped rules read bucket counts only). */
+function drawBucket(rand: () => number, cdf: number[]): number {
+  const u = rand();
+  for (let i = 0; i < cdf.length - 1; i++) if (u < cdf[i]) return i;
+  return cdf.length - 1;
+}
+
+/** PromQL's histogram_quantile on one histogram (not cumulative here): linear interpolation
+ * within the bucket holding rank q·total, from 0 in the first; in +Inf, the last finite bound. */
+function histogramQuantile(q: number, h: { le: number[]; counts: number[] }): number {
+  const total = h.counts.reduce((a, x) => a + x, 0);
+  if (total === 0) return NaN;
+  const rank = q * total;
+  let below = 0;
+  for (let i = 0; i < h.counts.length; i++) {
+    if (below + h.counts[i] >= rank && h.counts[i] > 0) {
+      if (!Number.isFinite(h.le[i])) return h.le[i - 1];
+      const lo = i === 0 ? 0 : h.le[i - 1];
+      return lo + ((h.le[i] - lo) * (rank - below)) / h.counts[i];
+    }
+    below += h.counts[i];
+  }
+  return h.le[h.le.length - 2];
+}
+
+/** Mean latency of one scrape read from its buckets (bucket midpoints), for Kayenta-style. */
+function bucketMean(h: { counts: number[] }): number {
+  let n = 0;
+  let sum = 0;
+  for (let i = 0; i < h.counts.length; i++) {
+    n += h.counts[i];
+    sum += h.counts[i] * PROM_MID[i];
+  }
+  return n ? sum / n : NaN;
+}
+
+const SCRAPED_JUDGES = [
+  ...SCRAPE_SECONDS.map((s) => `shipgate, ${s} s scrapes`),
+  'Flagger-style, scrapes',
+  ...SCRAPE_SECONDS.map((s) => `Kayenta-style, ${s} s scrapes`),
+];
+
+/**
+ * One run of traffic as a Prometheus-like source sees it, judged by every scraped rule at once
+ * (the same requests for all): shipgate's judge fed one counts batch per scrape, at each scrape
+ * interval; the Flagger-style rule on the counters and histogram over each minute; the
+ * Kayenta-style rule on each minute's per-scrape values, at each scrape interval. The run goes
+ * on until every rule has decided or the horizon; each rule's outcome is taken where it decided.
+ */
+function scraped(rand: () => number, c: Case): Outcome[] {
+  const untilPass = c === HEALTHY;
+  const out: (Outcome | null)[] = SCRAPED_JUDGES.map(() => null);
+  const kFlagger = SCRAPE_SECONDS.length;
+  const kKayenta = kFlagger + 1;
+  const sg = SCRAPE_SECONDS.map((every) => {
+    const judge = createCanaryJudge();
+    return { every, judge, state: judge.start(), acc: emptyScrape(), passAt: null as number | null, passSeconds: null as number | null };
+  });
+  const kay = SCRAPE_SECONDS.map((every) => ({ every, acc: emptyScrape(), canary: { err: [] as number[], lat: [] as number[] }, stable: { err: [] as number[], lat: [] as number[] } }));
+  let minute = emptyScrape();
+  let failedChecks = 0;
+  let canary = 0;
+  let cur = emptyScrape();
+  const stableCdf = bucketCdf(1);
+  const canaryCdf = bucketCdf(c.latencyFactor);
+  for (let second = 0; second < HORIZON_SECONDS && out.some((o) => o === null); second++) {
+    const share = shareAt(second);
+    for (let i = 0; i < RPS; i++) {
+      // The same law as request(), counted instead of kept: canary with the step's share; a
+      // tail request draws its latency (log-normal + addMs), any other its bucket directly.
+      const isCanary = rand() < share;
+      const bucket =
+        isCanary && c.tail && rand() < c.tail.share
+          ? bucketOf(MEDIAN_MS * Math.exp(SIGMA * gaussian(rand)) * c.latencyFactor + c.tail.addMs)
+          : drawBucket(rand, isCanary ? canaryCdf : stableCdf);
+      const error = rand() < (isCanary ? c.errorRate : STABLE_ERRORS);
+      const v = isCanary ? cur.canary : cur.stable;
+      v.requests++;
+      if (error) v.errors++;
+      v.latency.counts[bucket]++;
+      if (isCanary) canary++;
+    }
+    const t = second + 1;
+    if (t % BASE_SCRAPE !== 0) continue;
+    // The share is constant within a scrape: steps change on minutes, which scrapes divide.
+    const base = cur;
+    cur = emptyScrape();
+    sg.forEach((g, k) => {
+      if (out[k]) return;
+      addScrape(g.acc, base);
+      if (t % g.every !== 0) return;
+      g.state = g.judge.observeCounts(g.state, { at: t * 1000, canary: g.acc.canary, stable: g.acc.stable }, share, { inPlace: true });
+      g.acc = emptyScrape();
+      const v = g.judge.judge(g.state).verdict;
+      if (v === 'fail') out[k] = { detected: true, canaryRequests: canary, seconds: t, passAt: g.passAt, passSeconds: g.passSeconds };
+      else {
+        if (v === 'pass' && g.passAt === null) {
+          g.passAt = canary;
+          g.passSeconds = t;
+        }
+        if (untilPass && g.passAt !== null && share >= 1) out[k] = { detected: false, canaryRequests: canary, seconds: t, passAt: g.passAt, passSeconds: g.passSeconds };
+      }
+    });
+    kay.forEach((g, k) => {
+      if (out[kKayenta + k]) return;
+      addScrape(g.acc, base);
+      if (t % g.every === 0) {
+        for (const v of ['canary', 'stable'] as const) {
+          const x = g.acc[v];
+          if (x.requests === 0) continue;
+          g[v].err.push(x.errors / x.requests);
+          g[v].lat.push(bucketMean(x.latency));
+        }
+        g.acc = emptyScrape();
+      }
+      if (t % ANALYSIS_SECONDS !== 0) return;
+      if (g.canary.err.length >= KAYENTA_MIN_POINTS && g.stable.err.length >= KAYENTA_MIN_POINTS) {
+        const worse = (a: number[], b: number[]) => mannWhitney(a, b).z > 1.959964; // two-sided 5%, canary larger
+        if (worse(g.canary.err, g.stable.err) || worse(g.canary.lat, g.stable.lat)) out[kKayenta + k] = { detected: true, canaryRequests: canary, seconds: t, passAt: null, passSeconds: null };
+      }
+      g.canary = { err: [], lat: [] };
+      g.stable = { err: [], lat: [] };
+    });
+    if (!out[kFlagger]) {
+      addScrape(minute, base);
+      if (t % ANALYSIS_SECONDS === 0) {
+        // success rate = 1 - increase(errors[1m]) / increase(requests[1m]); p99 =
+        // histogram_quantile(0.99, increase(bucket[1m])): the canary's series only.
+        const m = minute.canary;
+        if (m.requests > 0) {
+          const success = 1 - m.errors / m.requests;
+          const p99 = histogramQuantile(0.99, m.latency);
+          if (success < FLAGGER_MIN_SUCCESS || p99 > FLAGGER_P99_MS) failedChecks++;
+        }
+        if (failedChecks >= FLAGGER_THRESHOLD) out[kFlagger] = { detected: true, canaryRequests: canary, seconds: t, passAt: null, passSeconds: null };
+        minute = emptyScrape();
+      }
+    }
+  }
+  return out.map(
+    (o, k) =>
+      o ?? { detected: false, canaryRequests: canary, seconds: HORIZON_SECONDS, passAt: k < sg.length ? sg[k].passAt : null, passSeconds: k < sg.length ? sg[k].passSeconds : null },
+  );
 }
 
 // ---- the table -------------------------------------------------------------------------------
@@ -239,15 +500,16 @@ const rolloutJudges: [string, number | null][] = [
 ];
 
 interface Task {
-  kind: 'table' | 'rollout';
+  kind: 'table' | 'rollout' | 'scrape';
   caseIndex: number;
   judgeIndex: number;
   runs: number;
   seed: number;
 }
 
-function runTask(t: Task): (Outcome | RolloutOutcome)[] {
+function runTask(t: Task): (Outcome | RolloutOutcome | Outcome[])[] {
   const rand = mulberry32(t.seed);
+  if (t.kind === 'scrape') return Array.from({ length: t.runs }, () => scraped(rand, ALL_CASES[t.caseIndex]));
   if (t.kind === 'rollout') return Array.from({ length: t.runs }, () => rollout(rand, ROLLOUT_CASES[t.caseIndex], rolloutJudges[t.judgeIndex][1]));
   const c = ALL_CASES[t.caseIndex];
   return Array.from({ length: t.runs }, () => judges[t.judgeIndex][1](rand, c));
@@ -275,13 +537,19 @@ if (!isMainThread) {
       }
     }),
   );
+  ALL_CASES.forEach((c, ci) => {
+    const runs = c === HEALTHY ? SCRAPE_HEALTHY_RUNS : SCRAPE_RUNS;
+    for (let w = 0; w < workers; w++) {
+      tasks.push({ kind: 'scrape', caseIndex: ci, judgeIndex: 0, runs: Math.floor(runs / workers) + (w < runs % workers ? 1 : 0), seed: SEED * 100_000 + 70_000 + ci * 1000 + w });
+    }
+  });
   const shares: Task[][] = Array.from({ length: workers }, () => []);
   tasks.forEach((t, i) => shares[i % workers].push(t));
   const results = (
     await Promise.all(
       shares.map(
         (share) =>
-          new Promise<{ task: Task; outcomes: (Outcome | RolloutOutcome)[] }[]>((resolve, reject) => {
+          new Promise<{ task: Task; outcomes: (Outcome | RolloutOutcome | Outcome[])[] }[]>((resolve, reject) => {
             // The worker loads this same file through tsx, then takes the !isMainThread branch.
             const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
             const w = new Worker(boot, { eval: true, workerData: share });
@@ -292,6 +560,8 @@ if (!isMainThread) {
     )
   ).flat();
   const outcomesOf = (ci: number, ji: number) => results.filter((r) => r.task.kind === 'table' && r.task.caseIndex === ci && r.task.judgeIndex === ji).flatMap((r) => r.outcomes as Outcome[]);
+  /** Per run, one outcome per scraped rule, all on the same requests. */
+  const scrapedOf = (ci: number) => results.filter((r) => r.task.kind === 'scrape' && r.task.caseIndex === ci).flatMap((r) => r.outcomes as Outcome[][]);
   const rolloutsOf = (ci: number, ji: number) => results.filter((r) => r.task.kind === 'rollout' && r.task.caseIndex === ci && r.task.judgeIndex === ji).flatMap((r) => r.outcomes as RolloutOutcome[]);
 
   console.log(`canary judges on simulated traffic: ${RPS} req/s, canary 10% → 50% → 100% (1 min each), ${HORIZON_SECONDS / 60} min horizon, seed ${SEED}`);
@@ -345,5 +615,49 @@ if (!isMainThread) {
   const sg = table[0][1];
   const fl = table[0][2];
   if (sg.mean !== null && fl.mean !== null) console.log(`errors 0.1% → 2.1%: the Flagger-style rule needs ${(fl.mean / sg.mean).toFixed(1)}× the canary requests of shipgate (known baseline)`);
+
+  // The Prometheus-like source: every scraped rule on the same runs, shipgate per request beside.
+  const dist = (xs: number[]) => {
+    if (xs.length === 0) return null;
+    const s = [...xs].sort((a, b) => a - b);
+    const at = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+    return { mean: s.reduce((a, x) => a + x, 0) / s.length, median: at(0.5), p90: at(0.9) };
+  };
+  const three = (d: ReturnType<typeof dist>, w: number) => (d ? `${d.mean.toFixed(0).padStart(w)}${String(d.median).padStart(w)}${String(d.p90).padStart(w)}` : 'never'.padStart(3 * w));
+  const pctOf = (k: number, n: number) => `${((k / n) * 100).toFixed(1)}%`;
+  const rules: [string, (ci: number) => Outcome[]][] = [
+    ['shipgate, every request (table above)', (ci) => outcomesOf(ci, 0)],
+    ...SCRAPED_JUDGES.map((name, k): [string, (ci: number) => Outcome[]] => [name, (ci) => scrapedOf(ci).map((run) => run[k])]),
+  ];
+  console.log(
+    `\na Prometheus-like source: the same traffic as counters per scrape interval (${SCRAPE_SECONDS.join(' s and ')} s): per version requests, errors and a latency histogram (le ${PROM_LE.slice(0, -1).join(', ')} ms, +Inf), each batch the difference of two scrapes; ${SCRAPE_RUNS} runs per case (healthy: ${SCRAPE_HEALTHY_RUNS}), every scraped rule on the same runs`,
+  );
+  console.log(
+    `shipgate: observeCounts + judge once per scrape (two-sample). Flagger-style: per minute, canary success rate < ${FLAGGER_MIN_SUCCESS * 100}% or histogram_quantile(0.99) > ${FLAGGER_P99_MS} ms is a failed check, the ${FLAGGER_THRESHOLD}th rolls back (the same from ${SCRAPE_SECONDS.join(' or ')} s scrapes). Kayenta-style: per minute, Mann-Whitney U (5%, two-sided) of the per-scrape error rates and bucket-midpoint mean latencies, canary against stable; either worse rolls back`,
+  );
+  console.log(`${'case'.padEnd(28)}${'rule'.padEnd(40)}${'canary requests to detect'.padStart(25)}${'seconds to detect'.padStart(20)}${'detected'.padStart(10)}`);
+  const heads = (w: number) => ['mean', 'median', 'p90'].map((x) => x.padStart(w)).join('');
+  console.log(`${''.padEnd(68)}${heads(8).padStart(25)}${heads(7).padStart(20)}`);
+  CASES.forEach((c, ci) =>
+    rules.forEach(([name, of], k) => {
+      const o = of(ci);
+      const hits = o.filter((x) => x.detected);
+      console.log(`${(k === 0 ? c.name : '').padEnd(28)}${name.padEnd(40)}${three(dist(hits.map((x) => x.canaryRequests)), 8).padStart(25)}${three(dist(hits.map((x) => x.seconds)), 7).padStart(20)}${pctOf(hits.length, o.length).padStart(10)}`);
+    }),
+  );
+  console.log(`${HEALTHY.name.padEnd(28)}${'rule'.padEnd(40)}${'false rollbacks'.padStart(18)}   \`pass\` after: canary requests, seconds (mean/median/p90); share of runs`);
+  rules.forEach(([name, of], k) => {
+    const o = of(hi);
+    const falses = o.filter((x) => x.detected).length;
+    const passes = o.filter((x) => x.passAt !== null);
+    const d = (xs: number[]) => {
+      const x = dist(xs);
+      return x ? `${x.mean.toFixed(0)}/${x.median}/${x.p90}` : 'n/a';
+    };
+    const pass = k === 0 || k <= SCRAPE_SECONDS.length ? `${d(passes.map((x) => x.passAt!))} req, ${d(passes.map((x) => x.passSeconds!))} s; ${pctOf(passes.length, o.length)} within ${HORIZON_SECONDS / 60} min` : '—';
+    console.log(`${''.padEnd(28)}${name.padEnd(40)}${`${((falses / o.length) * 100).toFixed(2)}% (${falses}/${o.length})`.padStart(18)}   ${pass}`);
+  });
+  const scrapedPassFirst = CASES.map((c, ci) => `${c.name} ${SCRAPE_SECONDS.map((_, k) => pctOf(scrapedOf(ci).filter((run) => run[k].passAt !== null).length, scrapedOf(ci).length)).join(' / ')}`);
+  console.log(`shipgate on scrapes said \`pass\` at some look (${SCRAPE_SECONDS.map((x) => `${x} s`).join(' / ')}): ${scrapedPassFirst.join('; ')}`);
   console.log(`took ${((performance.now() - started) / 1000).toFixed(0)} s on ${workers} worker threads`);
 }
