@@ -98,7 +98,7 @@ if (!isMainThread) {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   const { NginxDriver } = await import('../src/drivers/nginx/driver.js');
   const { ManagedNginx } = await import('../src/drivers/nginx/instance.js');
-  const { freePort } = await import('../src/drivers/nginx/slots.js');
+  const { freePort } = await import('../src/drivers/ports.js');
 
   const args = process.argv.slice(2);
   const opt = (name: string, def: number) => {

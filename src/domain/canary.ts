@@ -230,6 +230,16 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     canaryHist: Array.from({ length: BINS }, () => 0),
   });
 
+  /** The one-sample error test against a known baseline rate, when the options give one. */
+  function addKnownBaseline(s: JudgeState, errors: number, n: number): void {
+    if (o.baselineErrorRate === null || n === 0) return;
+    const r0 = o.baselineErrorRate;
+    o.relativeRisks.forEach((rho, i) => {
+      const q = Math.min(rho * r0, 0.999999);
+      s.errorsKnown[i] += errors * Math.log(q / r0) + (n - errors) * Math.log((1 - q) / (1 - r0));
+    });
+  }
+
   /** Adds one batch of requests seen while the canary had `canaryShare` (0..1) of the traffic. */
   function observe(prev: unknown, records: CanaryRequest[], canaryShare: number, opts: { inPlace?: boolean } = {}): JudgeState {
     // inPlace: the caller gives up `prev` (the simulator, which looks a million times).
@@ -304,13 +314,7 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
         addSpread(test, 'stable', ns, st);
       }
     }
-    if (o.baselineErrorRate !== null && nc > 0) {
-      const r0 = o.baselineErrorRate;
-      o.relativeRisks.forEach((rho, i) => {
-        const q = Math.min(rho * r0, 0.999999);
-        s.errorsKnown[i] += ec * Math.log(q / r0) + (nc - ec) * Math.log((1 - q) / (1 - r0));
-      });
-    }
+    addKnownBaseline(s, ec, nc);
     if (!s.thresholds && s.stable.sample.length >= o.quantileSample) {
       const sorted = [...s.stable.sample].sort((a, b) => a - b);
       s.thresholds = { p95: quantile(sorted, 0.95), p99: quantile(sorted, 0.99) };
@@ -341,13 +345,7 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     s.stable.errors += es;
     const share = nc > 0 && ns > 0 ? nc / (nc + ns) : Math.min(Math.max(canaryShare, 0), 1);
     addEvents(s.errors, o.relativeRisks, share, ec, es);
-    if (o.baselineErrorRate !== null && nc > 0) {
-      const r0 = o.baselineErrorRate;
-      o.relativeRisks.forEach((rho, i) => {
-        const q = Math.min(rho * r0, 0.999999);
-        s.errorsKnown[i] += ec * Math.log(q / r0) + (nc - ec) * Math.log((1 - q) / (1 - r0));
-      });
-    }
+    addKnownBaseline(s, ec, nc);
     if (c.latency) {
       addBuckets(s.canary.latency, c.latency);
       c.latency.counts.forEach((k, i) => {

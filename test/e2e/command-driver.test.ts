@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freePort } from '../../src/drivers/local/runtime.js';
+import { freePort } from '../../src/drivers/ports.js';
 import { cliIn, type Run } from '../support/cli.js';
 import { tempDir } from '../support/databases.js';
 

@@ -18,9 +18,9 @@ import { requestsIn } from '../../src/drivers/driver.js';
 import { NginxDriver } from '../../src/drivers/nginx/driver.js';
 import { readWeights } from '../../src/drivers/nginx/render.js';
 import { driverPlugin } from '../../src/drivers/registry.js';
-import { freePort } from '../../src/drivers/nginx/slots.js';
+import { freePort } from '../../src/drivers/ports.js';
 import { cliIn } from '../support/cli.js';
-import { type Served, startServe } from '../support/serve.js';
+import { callApi, type Served, startServe } from '../support/serve.js';
 import { tempDir } from '../support/databases.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -137,16 +137,7 @@ describe('rollouts on the nginx driver, with a real nginx and real traffic', () 
     fs.writeFileSync(config, doc.toString());
   }
 
-  async function api(method: string, url: string, body?: unknown): Promise<any> {
-    const res = await fetch(`${served!.url}${url}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const out = await res.json();
-    assert.ok(res.ok, `${method} ${url}: ${res.status} ${JSON.stringify(out)}`);
-    return out;
-  }
+  const api = (method: string, url: string, body?: unknown) => callApi(served!, token, method, url, body);
 
   /** Registers a release and requests it in production; serve's controller rolls it out. */
   async function request(version: string): Promise<number> {

@@ -17,13 +17,13 @@ import { after, before, describe, test } from 'node:test';
 import { parseDocument } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import type { NginxDriver } from '../../src/drivers/nginx/driver.js';
-import { freePort } from '../../src/drivers/nginx/slots.js';
+import { freePort } from '../../src/drivers/ports.js';
 import { driverPlugin } from '../../src/drivers/registry.js';
 import { cliIn } from '../support/cli.js';
 import { tempDir } from '../support/databases.js';
 import { startLoad } from '../support/load.js';
 import { type OwnPrometheus, startPrometheus } from '../support/prometheus.js';
-import { type Served, startServe, until } from '../support/serve.js';
+import { callApi, type Served, startServe, until } from '../support/serve.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const EXAMPLE = path.join(ROOT, 'examples/nginx');
@@ -47,16 +47,7 @@ describe('rollouts judged from a real Prometheus (nginx driver, monitoring cover
     res.end(conversions === null ? '' : `# TYPE checkout_conversions_total counter\ncheckout_conversions_total ${conversions}\n`);
   });
 
-  async function api(method: string, url: string, body?: unknown): Promise<any> {
-    const res = await fetch(`${served!.url}${url}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const out = await res.json();
-    assert.ok(res.ok, `${method} ${url}: ${res.status} ${JSON.stringify(out)}`);
-    return out;
-  }
+  const api = (method: string, url: string, body?: unknown) => callApi(served!, token, method, url, body);
 
   async function request(version: string): Promise<number> {
     releases += 1;

@@ -67,3 +67,15 @@ export async function until<T>(what: string, fn: () => Promise<T>, timeoutMs = 6
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Calls shipgate's HTTP API as the holder of `token`; fails the test on any non-2xx answer. */
+export async function callApi(served: Served, token: string, method: string, url: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${served.url}${url}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const out = await res.json();
+  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(out)}`);
+  return out;
+}

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { freePort } from '../ports.js';
 import { RUNTIME_MARK } from './orphans.js';
 import { WeightedProxy, type Upstream } from './proxy.js';
 
@@ -235,18 +236,6 @@ export class LocalRuntime {
 }
 
 // ---- child processes ---------------------------------------------------------------------------
-
-/** A port on 127.0.0.1 that nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Every slot whose process group may still hold a process: what an exiting runtime must end. */
 const live = new Set<Slot>();

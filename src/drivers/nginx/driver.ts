@@ -14,7 +14,8 @@ import type { ShipgateConfig } from '../../config/load.js';
 import { type Driver, DriverError, type RolloutContext, type TargetObservation } from '../driver.js';
 import { type Command, ExternalNginx, ManagedNginx, type NginxInstance, writeAtomically } from './instance.js';
 import { readWeights, renderInclude, splitWeights, type UpstreamServer } from './render.js';
-import { freePort, markedProcesses, portFree, signalSlot, type SlotProcess, type SlotSpec, slotAlive, slotGroupAlive, startSlot, stopSlot } from './slots.js';
+import { freePort } from '../ports.js';
+import { markedProcesses, portFree, signalSlot, type SlotProcess, type SlotSpec, slotAlive, slotGroupAlive, startSlot, stopSlot } from './slots.js';
 
 /** The `rollout.nginx` section as the driver uses it (plain data: the resolved config is cached as JSON). */
 export interface NginxSettings {

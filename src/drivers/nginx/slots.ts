@@ -134,18 +134,6 @@ export function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A port on 127.0.0.1 that nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** Every running process whose slot mark starts with `prefix` (Linux only; [] elsewhere). */
 export function markedProcesses(prefix: string): { pid: number; mark: string }[] {
   if (!PROC) return [];
