@@ -230,6 +230,22 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     canaryHist: Array.from({ length: BINS }, () => 0),
   });
 
+  /**
+   * Counts one batch's requests and errors per version into the error tests, and returns the
+   * batch's null share: the canary's share of its requests when both versions served, else the
+   * weight the caller says it had.
+   */
+  function addRequests(s: JudgeState, nc: number, ns: number, ec: number, es: number, canaryShare: number): number {
+    s.canary.n += nc;
+    s.stable.n += ns;
+    s.canary.errors += ec;
+    s.stable.errors += es;
+    const share = nc > 0 && ns > 0 ? nc / (nc + ns) : Math.min(Math.max(canaryShare, 0), 1);
+    addEvents(s.errors, o.relativeRisks, share, ec, es);
+    addKnownBaseline(s, ec, nc);
+    return share;
+  }
+
   /** The one-sample error test against a known baseline rate, when the options give one. */
   function addKnownBaseline(s: JudgeState, errors: number, n: number): void {
     if (o.baselineErrorRate === null || n === 0) return;
@@ -288,18 +304,11 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
         }
       }
     }
-    s.canary.n += nc;
-    s.stable.n += ns;
-    s.canary.errors += ec;
-    s.stable.errors += es;
     s.canary.slow95 += s95c;
     s.canary.slow99 += s99c;
     s.stable.slow95 += s95s;
     s.stable.slow99 += s99s;
-    // The null share: the canary's share of this batch's requests when both versions served,
-    // else the weight the caller says it had.
-    const share = nc > 0 && ns > 0 ? nc / (nc + ns) : Math.min(Math.max(canaryShare, 0), 1);
-    addEvents(s.errors, o.relativeRisks, share, ec, es);
+    const share = addRequests(s, nc, ns, ec, es, canaryShare);
     addEvents(s.slow95, o.relativeRisks, share, s95c, s95s, o.batchCap);
     addEvents(s.slow99, o.relativeRisks, share, s99c, s99s, o.batchCap);
     addEvents(s.guard99, o.relativeRisks, share, g99c, g99s, o.batchCap);
@@ -314,7 +323,6 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
         addSpread(test, 'stable', ns, st);
       }
     }
-    addKnownBaseline(s, ec, nc);
     if (!s.thresholds && s.stable.sample.length >= o.quantileSample) {
       const sorted = [...s.stable.sample].sort((a, b) => a - b);
       s.thresholds = { p95: quantile(sorted, 0.95), p99: quantile(sorted, 0.99) };
@@ -339,13 +347,7 @@ export function createCanaryJudge(options: Partial<JudgeOptions> = {}) {
     if (nc + ns === 0) return s;
     const ec = Math.min(Math.max(0, c.errors), nc);
     const es = Math.min(Math.max(0, b.errors), ns);
-    s.canary.n += nc;
-    s.stable.n += ns;
-    s.canary.errors += ec;
-    s.stable.errors += es;
-    const share = nc > 0 && ns > 0 ? nc / (nc + ns) : Math.min(Math.max(canaryShare, 0), 1);
-    addEvents(s.errors, o.relativeRisks, share, ec, es);
-    addKnownBaseline(s, ec, nc);
+    const share = addRequests(s, nc, ns, ec, es, canaryShare);
     if (c.latency) {
       addBuckets(s.canary.latency, c.latency);
       c.latency.counts.forEach((k, i) => {
