@@ -10,6 +10,10 @@ import { MemoryAuditStore } from './features/audit/memory-store.js';
 import { AuditService } from './features/audit/service.js';
 import { SqlAuditStore } from './features/audit/sql-store.js';
 import { CoverageService } from './features/deployments/coverage.js';
+import { MemoryGithubStore } from './features/github/memory-store.js';
+import { SqlGithubStore } from './features/github/sql-store.js';
+import { MemoryOutboxStore } from './features/notifications/memory-store.js';
+import { SqlOutboxStore } from './features/notifications/sql-store.js';
 import { DecisionService } from './features/deployments/decisions.js';
 import { Lifecycle } from './features/deployments/lifecycle.js';
 import { MemoryDeploymentStore } from './features/deployments/memory-store.js';
@@ -82,6 +86,8 @@ export function sqlStoreOn(database: Database): Store {
     deployments: new SqlDeploymentStore(q),
     access: new SqlAccessStore(q),
     audit: new SqlAuditStore(q, database.dialect),
+    outbox: new SqlOutboxStore(q),
+    github: new SqlGithubStore(q),
   }));
 }
 
@@ -103,6 +109,8 @@ export function inMemoryStore(tables: MemoryTables = {}): Store {
     deployments: new MemoryDeploymentStore(t),
     access: new MemoryAccessStore(t),
     audit: new MemoryAuditStore(t),
+    outbox: new MemoryOutboxStore(t),
+    github: new MemoryGithubStore(t),
   }), tables);
 }
 

@@ -9,6 +9,9 @@ import type { z } from 'zod';
 import { DEFAULT_MUTABLE_TAGS } from '../domain/release.js';
 import type { ApprovalRule, Freeze, Policy, VulnCounts } from '../domain/types.js';
 import { driverPlugin } from '../drivers/registry.js';
+import { type GithubConfig, resolveGithub } from '../features/github/config.js';
+import { type NotificationsConfig, resolveNotifications } from '../features/notifications/config.js';
+import { resolveUi, type UiConfig } from '../features/ui/config.js';
 import { sourcePlugin } from '../metrics/registry.js';
 import { ConfigError } from '../errors.js';
 import type { RolloutPlan } from '../domain/rollout.js';
@@ -64,6 +67,12 @@ export interface ShipgateConfig {
     tls?: { cert: string; key: string };
     requestTimeoutMs: number;
   };
+  /** The web UI and its sign-in (features/ui/config.ts). */
+  ui: UiConfig;
+  /** Where notices of deployments go (features/notifications/config.ts). */
+  notifications: NotificationsConfig;
+  /** GitHub deployment protection rules (features/github/config.ts). */
+  github: GithubConfig;
   roles: string[];
   users: ConfigUser[];
   services: { name: string; description: string | null; run?: ServiceRun }[];
@@ -251,6 +260,9 @@ function resolve(cfg: ConfigFile, file: string): ShipgateConfig {
       ...(cfg.server.tls ? { tls: { cert: path.resolve(dir, cfg.server.tls.cert), key: path.resolve(dir, cfg.server.tls.key) } } : {}),
       requestTimeoutMs: cfg.server.request_timeout ? durationSeconds(cfg.server.request_timeout) * 1000 : 30_000,
     },
+    ui: resolveUi(cfg.ui, dir),
+    notifications: resolveNotifications(cfg.notifications, dir),
+    github: resolveGithub(cfg.github, dir),
     roles: [...cfg.roles],
     users: cfg.users.map((u) => ({ name: u.name, roles: [...u.roles], ...(u.tokens ? { tokens: u.tokens } : {}) })),
     services: cfg.services.map((s) => ({

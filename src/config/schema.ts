@@ -13,6 +13,9 @@ import {
 } from '../domain/calendar.js';
 import { SEVERITIES, WEEKDAYS } from '../domain/types.js';
 import { DRIVER_KINDS, DRIVERS } from '../drivers/registry.js';
+import { githubSection } from '../features/github/config.js';
+import { notificationsSection } from '../features/notifications/config.js';
+import { uiSection } from '../features/ui/config.js';
 import { SOURCES } from '../metrics/registry.js';
 
 const SOURCE_KINDS = SOURCES.map((s) => s.kind) as [string, ...string[]];
@@ -243,6 +246,9 @@ export const configSchema = z.strictObject({
       request_timeout: duration.optional().describe('a request (headers and body) must arrive within this; default 30s'),
     })
     .default({ host: '127.0.0.1', port: 8080 }),
+  ui: uiSection,
+  notifications: notificationsSection,
+  github: githubSection,
   roles: z.array(name('a role')).min(1),
   users: z.array(user).min(1),
   services: z

@@ -6,6 +6,8 @@ import Fastify, { LogController, type FastifyInstance, type FastifyRequest } fro
 import { asShipgateError, ShipgateError, UnauthorizedError } from '../errors.js';
 import type { Actor } from '../features/access/actor.js';
 import type { Shipgate } from '../main.js';
+import { registerGithub } from '../features/github/routes.js';
+import { registerUi } from '../features/ui/routes.js';
 import { OPERATIONS } from './operations.js';
 import { addSecurityHeaders, AuthFailureLimit, DEFAULT_HARDENING, type Hardening, serverFactory } from './hardening.js';
 import { invoke, isStreamed, type Operation } from './operation.js';
@@ -85,5 +87,8 @@ export function buildServer(sg: Shipgate, opts: ServerOptions = {}): FastifyInst
       },
     });
   }
+  // The web UI (its own sign-in and sessions) and GitHub's webhook (its own signature).
+  registerUi(server, sg);
+  registerGithub(server, sg);
   return server;
 }

@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandContext } from '../cli/run.js';
 import { InputError } from '../errors.js';
+import { startGithub } from '../features/github/routes.js';
+import { startNotifications } from '../features/notifications/worker.js';
 import { buildController, driveRollouts } from '../features/rollouts/runner.js';
 import type { Shipgate } from '../main.js';
 import { buildServer } from './app.js';
@@ -69,11 +71,17 @@ export async function serve(sg: Shipgate, opts: ServeOptions, out: (text: string
     onError: (id, err) => server.log.error({ deployment: id, err: err.message }, 'rollout step failed'),
   });
 
+  // Notices from the outbox, and GitHub's protection rule runs answered once shipgate decides.
+  const notifications = startNotifications(sg, server.log);
+  const github = startGithub(sg, server.log);
+
   await new Promise<void>((resolve) => {
     const stop = async () => {
       clearInterval(timer);
       stopRollouts.abort();
       await rollouts;
+      await notifications.stop();
+      await github.stop();
       await server.close();
       resolve();
     };

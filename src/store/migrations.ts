@@ -1,6 +1,8 @@
 // Schema migrations, in order, in code. Each runs once per database, for SQLite and PostgreSQL
 // alike; the only difference between the two is how an auto-numbered id is declared.
 import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { githubMigrations } from '../features/github/sql-store.js';
+import { notificationMigrations } from '../features/notifications/sql-store.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -135,5 +137,6 @@ function migrations(dialect: Dialect): Record<string, Migration> {
 }
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
-  return { getMigrations: async () => migrations(dialect) };
+  // Features with tables of their own add their migrations (named after these, so in order).
+  return { getMigrations: async () => ({ ...migrations(dialect), ...notificationMigrations(dialect), ...githubMigrations(dialect) }) };
 }

@@ -1,6 +1,8 @@
 // Kysely table types: one schema for SQLite and PostgreSQL. Times are ISO-8601 UTC strings,
 // structured fields are JSON text, so both databases store and sort them the same way.
 import type { Generated } from 'kysely';
+import type { GithubTables } from '../features/github/store.js';
+import type { NotificationTables } from '../features/notifications/store.js';
 
 export interface ReleasesTable {
   id: Generated<number>;
@@ -94,7 +96,7 @@ export interface ApiTokensTable {
   revoked_at: string | null;
 }
 
-export interface DB {
+export interface DB extends NotificationTables, GithubTables {
   releases: ReleasesTable;
   release_verifications: ReleaseVerificationsTable;
   deployments: DeploymentsTable;

@@ -2,6 +2,8 @@
 // gives all of them at once, so a change and its audit event commit or roll back together.
 // Implemented on SQL (SQLite, PostgreSQL: store/sql.ts) and in memory (store/memory.ts).
 import type { AccessStore } from '../features/access/store.js';
+import type { GithubStore } from '../features/github/store.js';
+import type { OutboxStore } from '../features/notifications/store.js';
 import type { AuditStore } from '../features/audit/store.js';
 import type { DeploymentStore } from '../features/deployments/store.js';
 import type { ReleaseStore } from '../features/releases/store.js';
@@ -12,6 +14,10 @@ export interface Stores {
   deployments: DeploymentStore;
   access: AccessStore;
   audit: AuditStore;
+  /** Notices to deliver, written in the same transaction as their audit event. */
+  outbox: OutboxStore;
+  /** GitHub deployment protection rule runs waiting for shipgate's answer. */
+  github: GithubStore;
 }
 
 export type StoreKind = 'sqlite' | 'postgres' | 'memory';

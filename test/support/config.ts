@@ -19,6 +19,9 @@ export function testConfig(production: Partial<Policy> = {}): ShipgateConfig {
     dir: '/tmp',
     store: { sqlitePath: '/tmp/unused.db', urlEnv: 'SHIPGATE_DATABASE_URL' },
     server: { host: '127.0.0.1', port: 0, requestTimeoutMs: 30_000 },
+    ui: {},
+    notifications: {},
+    github: {},
     roles: ['developer', 'devops-lead', 'tech-lead', 'vp-engineering'],
     users: [
       { name: 'alice', roles: ['devops-lead'] },

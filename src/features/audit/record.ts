@@ -1,13 +1,16 @@
 // Writing one audit event, typed by the catalogue, inside the transaction of the change it
 // records. The actor's way in (`via`) and, on the local store, the OS user go with every event.
 import type { Stores } from '../../store/store.js';
+import { enqueueNotifications } from '../notifications/enqueue.js';
 import type { Actor } from '../access/actor.js';
 import type { AuditAction, AuditCatalogue } from './catalogue.js';
 
 export async function record<A extends AuditAction>(tx: Stores, at: Date, actor: Actor, action: A, subject: string, data: AuditCatalogue[A]): Promise<void> {
-  await tx.audit.append([
-    { actor: actor.user, action, subject, data: { ...data, via: actor.via, ...(actor.osUser ? { osUser: actor.osUser } : {}) }, at },
-  ]);
+  const event = { actor: actor.user, action, subject, data: { ...data, via: actor.via, ...(actor.osUser ? { osUser: actor.osUser } : {}) }, at };
+  await tx.audit.append([event]);
+  // Notices of this event go into the outbox in the same transaction: none is lost if the
+  // server dies before delivering them.
+  await enqueueNotifications(tx, event);
 }
 
 export function releaseSubject(r: { service: string; version: string }): string {
