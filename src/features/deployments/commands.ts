@@ -42,6 +42,53 @@ async function onDeployment(ctx: CommandContext, pick: (o: Awaited<ReturnType<ty
   return { json: out, human: formatDeployment(out), exit: exit ?? exitFor(out.deployment.state) };
 }
 
+/** What `wait --until` can wait for: a state and every state past it on the way to success. */
+const WAIT_TARGETS = ['approved', 'rolling_out', 'succeeded'] as const;
+const PAST: Record<(typeof WAIT_TARGETS)[number], string[]> = {
+  approved: ['approved', 'waiting_for_window', 'rolling_out', 'verifying', 'succeeded'],
+  rolling_out: ['rolling_out', 'verifying', 'succeeded'],
+  succeeded: ['succeeded'],
+};
+const ENDED = ['succeeded', 'rejected', 'cancelled', 'expired', 'failed', 'rolled_back', 'rollback_failed'];
+
+/**
+ * Polls one deployment until it ends or reaches `--until`, printing a line whenever its state,
+ * step or what it waits for changes. Exit: 0 when it succeeded (or reached --until), 4 when it
+ * ended any other way (rejected, cancelled, expired, failed, rolled back, rollback failed), 3
+ * when --timeout passed first; a deployment that does not exist is 2.
+ */
+async function wait(ctx: CommandContext, id: string, o: { until?: (typeof WAIT_TARGETS)[number]; timeout: string; poll: string }): Promise<Outcome> {
+  const { durationSeconds, DURATION } = await import('../../config/duration.js');
+  for (const [flag, value] of [['--timeout', o.timeout], ['--poll', o.poll]] as const) {
+    if (!value || !DURATION.test(value)) throw new InputError(`${flag} must be a duration such as 30s, 10m or 2h (got '${value}')`);
+  }
+  const deadline = Date.now() + durationSeconds(o.timeout) * 1000;
+  const pollMs = Math.min(Math.max(durationSeconds(o.poll) * 1000, 200), 60_000);
+  const show = (await ops()).showDeployment;
+  const client = await ctx.client();
+  const target = o.until ? PAST[o.until] : ['succeeded'];
+  let last = '';
+  for (;;) {
+    const out = await client.call(show, { params: { id: idArg(id) } });
+    const d = out.deployment;
+    const rec = d.rollout;
+    const step = rec ? ` ${rec.weight}% (step ${Math.min(rec.step + 1, rec.plan.steps.length)} of ${rec.plan.steps.length}, ${rec.phase})` : '';
+    const line = `deployment ${d.id} ${d.service} ${d.version} → ${d.environment}: ${d.state}${step}${out.waitingFor ? `; waiting for ${out.waitingFor}` : ''}${d.reason && ENDED.includes(d.state) ? `: ${d.reason}` : ''}`;
+    if (line !== last && !ctx.json) ctx.io.err(`${line}\n`);
+    last = line;
+    if (target.includes(d.state)) return { json: out, human: null, exit: EXIT.ok };
+    if (ENDED.includes(d.state)) {
+      if (d.state === 'rollback_failed' && !ctx.json) ctx.io.err(`ROLLBACK FAILED: where traffic goes is not known to shipgate; look at ${d.service} in ${d.environment} now\n`);
+      return { json: out, human: null, exit: EXIT.failed };
+    }
+    if (Date.now() + pollMs > deadline) {
+      if (!ctx.json) ctx.io.err(`gave up after ${o.timeout}: deployment ${d.id} is ${d.state}\n`);
+      return { json: out, human: null, exit: EXIT.blocked };
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
 const optional = (o: Record<string, string | undefined>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 export const commands = [
@@ -125,6 +172,16 @@ export const commands = [
     options: [{ flags: '--reason <text>', description: 'why (required)', required: true }],
     needsUser: true,
     action: (ctx, id: string, o: { reason: string }) => onDeployment(ctx, (x) => x.cancel, id, { reason: o.reason }, EXIT.ok),
+  }),
+  command({
+    command: 'wait <id>',
+    description: 'wait until a deployment ends (or reaches --until), printing its progress; for CI',
+    options: [
+      { flags: '--until <state>', description: 'stop once the deployment has reached this state: approved (or later), rolling_out (or later), succeeded', choices: [...WAIT_TARGETS] },
+      { flags: '--timeout <duration>', description: 'give up after this long (e.g. 30m, 12h); exit 3', default: '6h' },
+      { flags: '--poll <duration>', description: 'how often to look', default: '2s' },
+    ],
+    action: wait,
   }),
   command({
     command: 'start <id>',
