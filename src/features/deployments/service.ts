@@ -130,9 +130,12 @@ export class DeploymentService {
   /** Re-runs the gate of one open deployment now (soak passed, window opened, approvals lapsed...). */
   async refresh(actor: Actor, id: number, opts: { freshCoverage?: boolean } = {}): Promise<Gated> {
     this.directory.assertUser(actor);
-    const before = await deploymentById(this.store, id);
-    if (GATE_STATES.includes(before.state) && this.directory.policy(before.environment).monitoring.length) {
-      await this.askCoverage(before.service, before.environment, before.version, await this.currentRelease(before.service, before.environment), opts.freshCoverage);
+    // Only where a policy requires metrics: otherwise a refresh reads nothing more than before.
+    if (this.directory.config.environments.some((e) => e.policy.monitoring.length)) {
+      const before = await deploymentById(this.store, id);
+      if (GATE_STATES.includes(before.state) && this.directory.policy(before.environment).monitoring.length) {
+        await this.askCoverage(before.service, before.environment, before.version, await this.currentRelease(before.service, before.environment), opts.freshCoverage);
+      }
     }
     await retrying(() =>
       this.store.transaction(async (tx) => {
