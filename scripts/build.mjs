@@ -26,6 +26,8 @@ await build({
   banner: { js: "import { createRequire as __shipgateRequire } from 'node:module'; const require = __shipgateRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+// The web UI's own stylesheet and script, read at run time (features/ui/routes.ts).
+fs.cpSync(path.join(root, 'src/features/ui/assets'), path.join(dist, 'ui-assets'), { recursive: true });
 // The newest file of the build: bin/shipgate.js runs dist/ while it is newer than the sources.
 fs.utimesSync(path.join(dist, 'cli/main.js'), new Date(), new Date());
 console.log(`built ${path.relative(process.cwd(), dist) || dist}`);

@@ -2,7 +2,7 @@
 
 export interface Actor {
   user: string;
-  via: 'token' | 'local' | 'system';
+  via: 'token' | 'local' | 'system' | 'oidc';
   /** On the local store the user is named, not proven (--as): the operating-system account
    * that ran the command, recorded with every audit event it writes. */
   osUser?: string;
