@@ -5,20 +5,22 @@
   'use strict';
   var panel = document.getElementById('rollout');
   if (!panel || typeof EventSource === 'undefined') return;
-  var times = [], canaryErr = [], stableErr = [], canaryLat = [], stableLat = [];
-  function chart(el, label, fmt) {
+  var times = [], canaryErr = [], stableErr = [], canaryLat = [], stableLat = [], t0 = null;
+  // Seconds since the page started watching on x (at least a minute shown); y from 0 with room
+  // above the highest value, so a few early points neither stretch the axes nor overflow them.
+  function upTo(minimum) { return function (u, min, max) { return [0, Math.max(minimum, (max || 0) * 1.2)]; }; }
+  function chart(el, label, fmt, minimum) {
     if (typeof uPlot === 'undefined') return null;
     var width = Math.max(300, el.clientWidth || 480);
     return new uPlot({
       width: width, height: 200,
-      // At least a minute of x axis, so the first points do not stretch over years.
-      scales: { x: { time: true, range: function (u, min, max) { return [Math.min(min, max - 60), max + 1]; } } },
-      axes: [{}, { size: 70, values: function (u, vals) { return vals.map(fmt); } }],
+      scales: { x: { time: false, range: upTo(60) }, y: { range: upTo(minimum) } },
+      axes: [{ values: function (u, vals) { return vals.map(function (v) { return v + ' s'; }); } }, { size: 70, values: function (u, vals) { return vals.map(fmt); } }],
       series: [{}, { label: 'canary ' + label, stroke: '#d97706', width: 2 }, { label: 'stable ' + label, stroke: '#2563eb', width: 2 }],
     }, [[], [], []], el);
   }
-  var errChart = chart(document.getElementById('chart-errors'), 'errors', function (v) { return (v * 100).toFixed(2) + '%'; });
-  var latChart = chart(document.getElementById('chart-latency'), 'latency', function (v) { return v.toFixed(1) + ' ms'; });
+  var errChart = chart(document.getElementById('chart-errors'), 'errors', function (v) { return (v * 100).toFixed(2) + '%'; }, 0.01);
+  var latChart = chart(document.getElementById('chart-latency'), 'latency', function (v) { return v.toFixed(1) + ' ms'; }, 1);
   function text(id, value) { var el = document.getElementById(id); if (el) el.textContent = value; }
   function list(id, items, render) {
     var el = document.getElementById(id);
@@ -42,7 +44,8 @@
       text('rollback-timing', 'Rolled back (' + s.rollback.trigger + '): ' + s.rollback.reason + '. Traffic back on stable after ' + s.rollback.msToTraffic + ' ms, verified after ' + s.rollback.msToVerified + ' ms.');
     }
     if (s.canary.requests > 0 || s.stable.requests > 0) {
-      times.push(s.at / 1000);
+      if (t0 === null) t0 = s.at;
+      times.push(Math.round((s.at - t0) / 100) / 10);
       canaryErr.push(s.canary.errorRate); stableErr.push(s.stable.errorRate);
       canaryLat.push(s.canary.latencyMs); stableLat.push(s.stable.latencyMs);
       if (errChart) errChart.setData([times, canaryErr, stableErr]);
