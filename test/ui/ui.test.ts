@@ -54,7 +54,7 @@ describe('the web UI, signed in through OIDC, in Chromium', () => {
     assert.equal(reg.code, 0, reg.stderr);
     const out = await json(['deploy', 'web', version, 'production']);
     const d = out.view?.deployment ?? out.deployment;
-    assert.equal(d.state, 'awaiting_approval', JSON.stringify(out).slice(0, 300));
+    assert.equal(d?.state, 'awaiting_approval', JSON.stringify(out).slice(0, 300));
     return d.id;
   }
 
@@ -239,13 +239,48 @@ environments:
     assert.ok((load.stats.byVersion['2.0.0'] ?? 0) > 0);
   });
 
+  test('a person rolls a rollout back from its page (reason required) and rejects a deployment from the inbox', async () => {
+    const id = await request('3.0.0', 3);
+    const alice = await newPage();
+    await signInOidc(alice, base, 'alice');
+    await alice.locator(`article.deployment[data-id="${id}"] form[action$="/tick/rollback-plan"] button`).click();
+    await alice.locator('article.deployment', { hasText: 'ticked by alice' }).waitFor();
+    await alice.locator('button[data-action="approve"]').click();
+    await alice.locator('article.deployment', { hasText: 'approve by alice' }).waitFor();
+    const bob = await newPage();
+    await signInToken(bob, base, bobToken);
+    await bob.locator(`article.deployment[data-id="${id}"] button[data-action="approve"]`).click();
+    await bob.locator('article.deployment', { hasText: 'approve by bob (tech-lead, token)' }).waitFor();
+
+    await alice.goto(`${base}/ui/deployments/${id}`);
+    const panel = alice.locator('#rollout');
+    await until('the rollout is under way on the live page', async () => (await panel.getAttribute('data-state')) === 'rolling_out', 45_000, 250);
+    // The page was loaded before the rollout started: the Roll back form appears live.
+    await alice.locator('#rollback-form input[name="reason"]').fill('error budget spent on another incident');
+    await alice.locator('#rollback-form button').click();
+    await until('the live page shows the rollback', async () => (await panel.getAttribute('data-state')) === 'rolled_back', 45_000, 250);
+    assert.match(await alice.locator('#rollback-timing').innerText(), /^Rolled back \(manual\): .*error budget spent on another incident.*Traffic back on stable after \d+ ms, verified after \d+ ms\.$/);
+    const after = await json(['show', String(id)]);
+    assert.equal(after.deployment.state, 'rolled_back');
+    assert.equal(after.deployment.rollout.rollback.trigger, 'manual');
+
+    // Reject from the inbox: the reason is the deployment's end.
+    const rejected = await request('4.0.0', 4);
+    await alice.goto(`${base}/ui`);
+    const card = alice.locator(`article.deployment[data-id="${rejected}"]`);
+    await card.locator('input[name="comment"][aria-label="reason"]').fill('the migration is not reversible');
+    await card.locator('button[data-action="reject"]').click();
+    await until('the deployment is rejected', async () => (await stateOf(rejected)) === 'rejected', 20_000, 250);
+    assert.match((await json(['show', String(rejected)])).deployment.reason, /the migration is not reversible/);
+  });
+
   test('the audit view filters by action and actor and shows the chain verified', async () => {
     const page = await newPage();
     await signInToken(page, base, daveToken);
     await page.goto(`${base}/ui/audit?action=approval.approved`);
     assert.match(await page.locator('#chain').innerText(), /Chain intact/);
     const rows = await page.locator('table.audit tbody tr').allInnerTexts();
-    assert.equal(rows.length, 4, rows.join('\n'));
+    assert.equal(rows.length, 6, `two approvals for each of deployments 1, 2 and 3:\n${rows.join('\n')}`);
     assert.ok(rows.every((r) => /approval\.approved/.test(r)));
     await page.goto(`${base}/ui/audit?actor=bob`);
     const bobRows = await page.locator('table.audit tbody tr').allInnerTexts();

@@ -183,7 +183,8 @@ export function registerUi(server: FastifyInstance, sg: Shipgate): void {
         csrf: s.csrf,
         approve: 'role' in (await approvalRole(s, d)),
         tick: !s.readOnly && GATE_STATES.includes(d.state),
-        rollback: mayAct && (d.state === 'rolling_out' || d.state === 'verifying'),
+        rollback: mayAct && ['approved', 'waiting_for_window', 'rolling_out', 'verifying'].includes(d.state),
+        rollbackNow: d.state === 'rolling_out' || d.state === 'verifying',
       };
     }
 

@@ -23,7 +23,10 @@ export interface Abilities {
   csrf: string;
   approve: boolean;
   tick: boolean;
+  /** May roll this deployment back once its rollout runs (the form is on the page from approval). */
   rollback: boolean;
+  /** The rollout runs now: the Roll back form shows (live-rollout.js shows and hides it after). */
+  rollbackNow: boolean;
 }
 
 function checks(gate: GateResult | null, stored: DeploymentView['deployment']['checks']): Html {
@@ -123,7 +126,7 @@ export function rolloutPanel(id: number, can: Abilities, live: boolean): Html {
 <h3>Smoke tests</h3><ul id="smoke"><li class="muted">none run yet</li></ul>
 <div id="rollback-timing"></div>
 ${can.rollback
-    ? html`<form method="post" action="/ui/deployments/${id}/rollback" id="rollback-form"><input type="hidden" name="_csrf" value="${can.csrf}"><input name="reason" placeholder="why roll back (required)" aria-label="rollback reason" required><button type="submit" class="danger">Roll back</button></form>`
+    ? html`<form method="post" action="/ui/deployments/${id}/rollback" id="rollback-form"${can.rollbackNow ? '' : ' hidden'}><input type="hidden" name="_csrf" value="${can.csrf}"><input name="reason" placeholder="why roll back (required)" aria-label="rollback reason" required><button type="submit" class="danger">Roll back</button></form>`
     : ''}
 </section>`;
 }

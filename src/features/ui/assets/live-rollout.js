@@ -51,6 +51,9 @@
       if (errChart) errChart.setData([times, canaryErr, stableErr]);
       if (latChart) latChart.setData([times, canaryLat, stableLat]);
     }
+    // Roll back is offered while the rollout runs, live: shown when it starts, gone when it ends.
+    var form = document.getElementById('rollback-form');
+    if (form) form.hidden = !(s.state === 'rolling_out' || s.state === 'verifying');
     panel.setAttribute('data-state', s.state);
     panel.setAttribute('data-updates', String(Number(panel.getAttribute('data-updates') || 0) + 1));
     panel.setAttribute('data-canary-requests', String(s.canary.requests));
