@@ -58,6 +58,21 @@ describe('the web UI, signed in through OIDC, in Chromium', () => {
     return d.id;
   }
 
+  /** alice (OIDC) ticks the checklist and approves, bob (token sign-in) approves: alice's page. */
+  async function approvedByAliceAndBob(id: number): Promise<Page> {
+    const alice = await newPage();
+    await signInOidc(alice, base, 'alice');
+    await alice.locator(`article.deployment[data-id="${id}"] form[action$="/tick/rollback-plan"] button`).click();
+    await alice.locator('article.deployment', { hasText: 'ticked by alice' }).waitFor();
+    await alice.locator('button[data-action="approve"]').click();
+    await alice.locator('article.deployment', { hasText: 'approve by alice' }).waitFor();
+    const bob = await newPage();
+    await signInToken(bob, base, bobToken);
+    await bob.locator(`article.deployment[data-id="${id}"] button[data-action="approve"]`).click();
+    await bob.locator('article.deployment', { hasText: 'approve by bob (tech-lead, token)' }).waitFor();
+    return alice;
+  }
+
   const stateOf = async (id: number) => (await json(['show', String(id)])).deployment.state as string;
 
   before(async () => {
@@ -213,16 +228,7 @@ environments:
     const rt = await json(['runtime', 'show', 'web', 'production']);
     load = startLoad(`http://127.0.0.1:${rt.proxyPort}`, { rps: 200, clients: 6, maxSeconds: 300 });
     const id = 2;
-    const alice = await newPage();
-    await signInOidc(alice, base, 'alice');
-    await alice.locator(`article.deployment[data-id="${id}"] form[action$="/tick/rollback-plan"] button`).click();
-    await alice.locator('article.deployment', { hasText: 'ticked by alice' }).waitFor();
-    await alice.locator('button[data-action="approve"]').click();
-    await alice.locator('article.deployment', { hasText: 'approve by alice' }).waitFor();
-    const bob = await newPage();
-    await signInToken(bob, base, bobToken);
-    await bob.locator(`article.deployment[data-id="${id}"] button[data-action="approve"]`).click();
-    await bob.locator('article.deployment', { hasText: 'approve by bob (tech-lead, token)' }).waitFor();
+    const alice = await approvedByAliceAndBob(id);
 
     await alice.goto(`${base}/ui/deployments/${id}`);
     const panel = alice.locator('#rollout');
@@ -241,16 +247,7 @@ environments:
 
   test('a person rolls a rollout back from its page (reason required) and rejects a deployment from the inbox', async () => {
     const id = await request('3.0.0', 3);
-    const alice = await newPage();
-    await signInOidc(alice, base, 'alice');
-    await alice.locator(`article.deployment[data-id="${id}"] form[action$="/tick/rollback-plan"] button`).click();
-    await alice.locator('article.deployment', { hasText: 'ticked by alice' }).waitFor();
-    await alice.locator('button[data-action="approve"]').click();
-    await alice.locator('article.deployment', { hasText: 'approve by alice' }).waitFor();
-    const bob = await newPage();
-    await signInToken(bob, base, bobToken);
-    await bob.locator(`article.deployment[data-id="${id}"] button[data-action="approve"]`).click();
-    await bob.locator('article.deployment', { hasText: 'approve by bob (tech-lead, token)' }).waitFor();
+    const alice = await approvedByAliceAndBob(id);
 
     await alice.goto(`${base}/ui/deployments/${id}`);
     const panel = alice.locator('#rollout');
