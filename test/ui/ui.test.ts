@@ -7,11 +7,11 @@
 // and the inbox's time to first render; saves screenshots into docs/ui/.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { freePort } from '../../src/drivers/ports.js';
 import { launchChromium, signInOidc, signInToken } from '../support/browser.js';
 import { cliIn } from '../support/cli.js';
 import { tempDir } from '../support/databases.js';
@@ -21,14 +21,6 @@ import { type Served, startServe, until } from '../support/serve.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SHOTS = path.join(ROOT, 'docs/ui');
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('the web UI, signed in through OIDC, in Chromium', () => {
   const dir = tempDir('shipgate-ui-');

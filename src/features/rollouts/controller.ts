@@ -18,7 +18,7 @@ import {
 } from '../../domain/rollout.js';
 import { isFinal } from '../../domain/deployment.js';
 import type { Deployment } from '../../domain/types.js';
-import { DriverError, type MetricsBatch, type MetricsContext, MetricsUnavailable, type RolloutContext } from '../../drivers/driver.js';
+import { DriverError, type MetricsBatch, type MetricsContext, type MetricsSource, MetricsUnavailable, type RolloutContext } from '../../drivers/driver.js';
 import { InputError } from '../../errors.js';
 import { StaleRevisionError } from '../../store/store.js';
 import type { CanaryAnalysis, Judgement } from './analysis.js';
@@ -121,9 +121,7 @@ export class RolloutController {
         return { kind: 'deploy' };
       case 'set_weight':
         await driver.setWeight(ctx, action.weight);
-        // A source that cannot say where "now" is keeps the old position: the next look then
-        // also reads the end of the last step, each batch judged at its own share.
-        return { kind: 'set_weight', cursor: metrics ? await metrics.cursor(metricsContext(ctx)).catch((err: unknown) => (err instanceof MetricsUnavailable ? rec.cursor : Promise.reject(err))) : null };
+        return { kind: 'set_weight', cursor: metrics ? await cursorOr(metrics, ctx, rec.cursor) : null };
       case 'smoke': {
         const url = driver.urls(ctx).canary;
         return { kind: 'smoke', results: url ? await this.opts.smoke(url, rec.plan.smoke) : [], canaryKnown: url !== null };
@@ -144,7 +142,7 @@ export class RolloutController {
       }
       case 'promote':
         await driver.promote(ctx);
-        return { kind: 'promote', cursor: metrics ? await metrics.cursor(metricsContext(ctx)).catch((err: unknown) => (err instanceof MetricsUnavailable ? rec.cursor : Promise.reject(err))) : null };
+        return { kind: 'promote', cursor: metrics ? await cursorOr(metrics, ctx, rec.cursor) : null };
       case 'post_deploy': {
         const urls = driver.urls(ctx);
         const url = urls.canary ?? urls.stable;
@@ -191,6 +189,12 @@ export class RolloutController {
     if (url && health.length) problems.push(...(await this.opts.smoke(url, health)).filter((r) => !r.ok).map((r) => r.reason));
     return { kind: 'rollback', restoredAt, verifiedAt: this.now(), problems, failure: null };
   }
+}
+
+/** Where "now" is in the metrics, or `fallback` when the source cannot say (the next look then
+ * also reads the end of the last step, each batch judged at its own share). */
+function cursorOr(metrics: MetricsSource, ctx: RolloutContext, fallback: string | null): Promise<string | null> {
+  return metrics.cursor(metricsContext(ctx)).catch((err: unknown) => (err instanceof MetricsUnavailable ? fallback : Promise.reject(err)));
 }
 
 function metricsContext(ctx: RolloutContext): MetricsContext {
