@@ -8,6 +8,7 @@ import { ShipgateError, StoreError } from '../errors.js';
 import { guarded } from './availability.js';
 import { type Dialect, migrationProvider } from './migrations.js';
 import type { DB } from './schema.js';
+import { queuedPool } from './pg-queue.js';
 
 export type { Dialect };
 
@@ -36,6 +37,9 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** Connections per process; more requests than this wait their turn (see pg-queue.ts). */
+const POOL_SIZE = 10;
+
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   let database: Database;
   if (opts.url) {
@@ -45,12 +49,12 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     const location = redactUrl(opts.url);
     // Each engine's client is loaded only when that engine is used.
     const { default: pg } = await import('pg');
-    const pool = new pg.Pool({ connectionString: opts.url, max: 10, connectionTimeoutMillis: 5000 });
+    const pool = new pg.Pool({ connectionString: opts.url, max: POOL_SIZE, connectionTimeoutMillis: 5000 });
     // An idle connection the server cut (a restart, pg_terminate_backend) is reported here and
     // dropped by the pool; the next query opens a fresh one or fails as a StoreError. Without
     // a listener the pool's 'error' event would end the process.
     pool.on('error', () => {});
-    const db = new Kysely<DB>({ dialect: guarded(new PostgresDialect({ pool }), location) });
+    const db = new Kysely<DB>({ dialect: guarded(new PostgresDialect({ pool: queuedPool(pool, POOL_SIZE, 30_000) }), location) });
     database = { db, dialect: 'postgres', location, close: () => db.destroy() };
   } else {
     const file = opts.sqlitePath ?? '.shipgate/shipgate.db';

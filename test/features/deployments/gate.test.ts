@@ -388,7 +388,7 @@ for (const kind of ALL_STORE_KINDS) {
       const registrations = await Promise.allSettled(
         Array.from({ length: 50 }, () => app.releases.register(as('carol'), { service: 'api', version: '3.0.0', digest: `sha256:${'c4'.repeat(32)}`, commit: 'deadbeef3' })),
       );
-      assert.ok(registrations.every((r) => r.status === 'fulfilled'), 'a retried registration succeeds');
+      assert.ok(registrations.every((r) => r.status === 'fulfilled'), `a retried registration succeeds: ${registrations.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => `${(r.reason as Error).name}: ${(r.reason as Error).message}`).slice(0, 3).join(' | ')}`);
       assert.equal(registrations.filter((r) => r.status === 'fulfilled' && !r.value.alreadyRegistered).length, 1, 'and is stored once');
       assert.equal((await app.audit.verify()).ok, true);
     });
