@@ -13,7 +13,7 @@ export interface OptionSpec {
   choices?: string[];
 }
 
-export type Group = 'release' | 'runtime' | 'audit' | 'token';
+export type Group = 'release' | 'runtime' | 'audit' | 'token' | 'evidence' | 'keys';
 
 export interface CommandSpec {
   /** Name and arguments, e.g. `approve <id>`; under `group` when it has one (`release register`). */

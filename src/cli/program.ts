@@ -10,6 +10,9 @@ import { packageVersion } from '../install.js';
 import { commands as access } from '../features/access/commands.js';
 import { commands as audit } from '../features/audit/commands.js';
 import { commands as deployments } from '../features/deployments/commands.js';
+import { commands as evidence } from '../features/evidence/commands.js';
+import { commands as figures } from '../features/figures/commands.js';
+import { commands as parity } from '../features/parity/commands.js';
 import { commands as releases } from '../features/releases/commands.js';
 import { commands as rollouts } from '../features/rollouts/commands.js';
 import { commands as status } from '../features/status/commands.js';
@@ -18,13 +21,15 @@ import type { CommandSpec, Group } from './command.js';
 import { type GlobalOpts, type Io, runAction } from './run.js';
 
 /** In the order `shipgate --help` lists them. */
-const COMMANDS: CommandSpec[] = [...config, ...releases, ...deployments, ...rollouts, ...status, ...audit, ...access, ...server];
+const COMMANDS: CommandSpec[] = [...config, ...releases, ...deployments, ...rollouts, ...status, ...parity, ...figures, ...evidence, ...audit, ...access, ...server];
 
 const GROUPS: Record<Group, string> = {
   release: 'register and inspect releases',
   runtime: 'local runtimes: the processes and proxy of the local driver',
   audit: 'the tamper-evident audit log',
   token: 'API tokens (stored hashed; works on the local store)',
+  evidence: 'signed evidence packages of deployments',
+  keys: 'signing keys of evidence packages and audit checkpoints',
 };
 
 const EXIT_CODES = `
@@ -70,7 +75,8 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   for (const spec of COMMANDS) {
     let parent = program;
     if (spec.group) {
-      if (!groups.has(spec.group)) groups.set(spec.group, program.command(spec.group).description(GROUPS[spec.group]));
+      // A group may also be a command of its own (`evidence <deployment>` beside `evidence verify`).
+      if (!groups.has(spec.group)) groups.set(spec.group, program.commands.find((c) => c.name() === spec.group) ?? program.command(spec.group).description(GROUPS[spec.group]));
       parent = groups.get(spec.group)!;
     }
     const cmd = parent.command(spec.command).description(spec.description);

@@ -9,7 +9,9 @@ import type { z } from 'zod';
 import { DEFAULT_MUTABLE_TAGS } from '../domain/release.js';
 import type { ApprovalRule, Freeze, Policy, VulnCounts } from '../domain/types.js';
 import { driverPlugin } from '../drivers/registry.js';
+import { type EvidenceConfig, resolveEvidence } from '../features/evidence/config.js';
 import { type GithubConfig, resolveGithub } from '../features/github/config.js';
+import { type MigrationConfig, resolveMigration } from '../features/rollouts/migration-config.js';
 import { type NotificationsConfig, resolveNotifications } from '../features/notifications/config.js';
 import { resolveUi, type UiConfig } from '../features/ui/config.js';
 import { sourcePlugin } from '../metrics/registry.js';
@@ -73,9 +75,11 @@ export interface ShipgateConfig {
   notifications: NotificationsConfig;
   /** GitHub deployment protection rules (features/github/config.ts). */
   github: GithubConfig;
+  /** Signing of evidence packages and audit checkpoints (features/evidence/config.ts). */
+  evidence: EvidenceConfig;
   roles: string[];
   users: ConfigUser[];
-  services: { name: string; description: string | null; run?: ServiceRun }[];
+  services: { name: string; description: string | null; run?: ServiceRun; migrate?: MigrationConfig }[];
   /** rollout: how shipgate rolls approved deployments out; absent: the rollout runs elsewhere
    * and reports back with `shipgate start` / `complete`. */
   environments: { name: string; policy: Policy; rollout?: RolloutSettings }[];
@@ -263,6 +267,7 @@ function resolve(cfg: ConfigFile, file: string): ShipgateConfig {
     ui: resolveUi(cfg.ui, dir),
     notifications: resolveNotifications(cfg.notifications, dir),
     github: resolveGithub(cfg.github, dir),
+    evidence: resolveEvidence(cfg.evidence, dir),
     roles: [...cfg.roles],
     users: cfg.users.map((u) => ({ name: u.name, roles: [...u.roles], ...(u.tokens ? { tokens: u.tokens } : {}) })),
     services: cfg.services.map((s) => ({
@@ -280,6 +285,7 @@ function resolve(cfg: ConfigFile, file: string): ShipgateConfig {
             },
           }
         : {}),
+      ...(s.migrate ? { migrate: resolveMigration(s.migrate, dir) } : {}),
     })),
     environments: cfg.environments.map((env, i) => ({
       name: env.name,

@@ -13,8 +13,10 @@ import {
 } from '../domain/calendar.js';
 import { SEVERITIES, WEEKDAYS } from '../domain/types.js';
 import { DRIVER_KINDS, DRIVERS } from '../drivers/registry.js';
+import { evidenceSection } from '../features/evidence/config.js';
 import { githubSection } from '../features/github/config.js';
 import { notificationsSection } from '../features/notifications/config.js';
+import { migrationSection } from '../features/rollouts/migration-config.js';
 import { uiSection } from '../features/ui/config.js';
 import { SOURCES } from '../metrics/registry.js';
 
@@ -249,6 +251,7 @@ export const configSchema = z.strictObject({
   ui: uiSection,
   notifications: notificationsSection,
   github: githubSection,
+  evidence: evidenceSection,
   roles: z.array(name('a role')).min(1),
   users: z.array(user).min(1),
   services: z
@@ -257,6 +260,7 @@ export const configSchema = z.strictObject({
         name: name('a service name'),
         description: z.string().optional(),
         run: runSchema.optional().describe('how the local driver starts a version of this service'),
+        migrate: migrationSection.optional(),
         rollout: z
           .record(z.string(), planOverride)
           .optional()

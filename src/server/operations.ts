@@ -3,6 +3,9 @@
 import { accessOperations } from '../features/access/operations.js';
 import { auditOperations } from '../features/audit/operations.js';
 import { deploymentOperations } from '../features/deployments/operations.js';
+import { evidenceOperations } from '../features/evidence/operations.js';
+import { figuresOperations } from '../features/figures/operations.js';
+import { parityOperations } from '../features/parity/operations.js';
 import { releaseOperations } from '../features/releases/operations.js';
 import { rolloutOperations } from '../features/rollouts/operations.js';
 import { statusOperations } from '../features/status/operations.js';
@@ -17,5 +20,8 @@ export const OPERATIONS: Operation[] = [
   ...deploymentOperations,
   ...rolloutOperations,
   ...statusOperations,
+  ...parityOperations,
+  ...figuresOperations,
+  ...evidenceOperations,
   ...auditOperations,
 ] as Operation[];

@@ -5,11 +5,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandContext } from '../cli/run.js';
 import { InputError } from '../errors.js';
+import { startCheckpoints } from '../features/evidence/checkpoints.js';
 import { startGithub } from '../features/github/routes.js';
 import { startNotifications } from '../features/notifications/worker.js';
 import { buildController, driveRollouts } from '../features/rollouts/runner.js';
 import type { Shipgate } from '../main.js';
 import { buildServer } from './app.js';
+import { serverLogger } from './logging.js';
 
 export interface ServeOptions {
   host: string;
@@ -30,7 +32,7 @@ export async function serve(sg: Shipgate, opts: ServeOptions, out: (text: string
   const tls = opts.tls ? { cert: readPem(opts.tls.cert, 'certificate'), key: readPem(opts.tls.key, 'key') } : undefined;
   let server: ReturnType<typeof buildServer>;
   try {
-    server = buildServer(sg, { logger: { level: process.env.SHIPGATE_LOG_LEVEL ?? 'info' }, hardening: { tls, requestTimeoutMs: opts.requestTimeoutMs } });
+    server = buildServer(sg, { logger: serverLogger(), hardening: { tls, requestTimeoutMs: opts.requestTimeoutMs } });
   } catch (err) {
     throw new InputError(`cannot use the TLS certificate and key (${opts.tls?.cert}, ${opts.tls?.key}): ${(err as Error).message}`);
   }
@@ -74,6 +76,8 @@ export async function serve(sg: Shipgate, opts: ServeOptions, out: (text: string
   // Notices from the outbox, and GitHub's protection rule runs answered once shipgate decides.
   const notifications = startNotifications(sg, server.log);
   const github = startGithub(sg, server.log);
+  // Signed checkpoints of the audit chain's head (features/evidence/checkpoints.ts).
+  const checkpoints = startCheckpoints(sg, server.log);
 
   await new Promise<void>((resolve) => {
     const stop = async () => {
@@ -82,6 +86,7 @@ export async function serve(sg: Shipgate, opts: ServeOptions, out: (text: string
       await rollouts;
       await notifications.stop();
       await github.stop();
+      await checkpoints.stop();
       await server.close();
       resolve();
     };

@@ -22,6 +22,7 @@ export function testConfig(production: Partial<Policy> = {}): ShipgateConfig {
     ui: {},
     notifications: {},
     github: {},
+    evidence: {},
     roles: ['developer', 'devops-lead', 'tech-lead', 'vp-engineering'],
     users: [
       { name: 'alice', roles: ['devops-lead'] },

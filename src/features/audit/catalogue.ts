@@ -42,6 +42,24 @@ export interface AuditCatalogue {
   'rollout.rolled_back': RollbackRecord;
   'rollout.rollback_failed': RollbackRecord;
   'rehearsal.completed': { environment: string } & Record<string, unknown>;
+  'migration.ran': MigrationRun;
+  'rollout.lease_taken': { holder: string; token: number; previousHolder: string | null };
+  'evidence.exported': { sha256: string; files: number; keyId: string };
+  'audit.checkpoint': { seq: number; hash: string; keyId: string };
+}
+
+/** One run of a service's migration command (up or down), with the record counts around it. */
+export interface MigrationRun {
+  environment: string;
+  version: string;
+  direction: 'up' | 'down';
+  ok: boolean;
+  durationMs: number;
+  countBefore: number | null;
+  countAfter: number | null;
+  /** Why it ran: before the canary, after a rollback, or in a rehearsal. */
+  during: 'rollout' | 'rollback' | 'rehearsal';
+  error: string | null;
 }
 
 export type AuditAction = keyof AuditCatalogue;
@@ -74,6 +92,10 @@ export const AUDIT_ACTIONS: Record<AuditAction, { subject: string; when: string 
   'rollout.rolled_back': { subject: 'deployment:<id>', when: 'traffic is back on stable and verified, with both timings' },
   'rollout.rollback_failed': { subject: 'deployment:<id>', when: 'the rollback could not be done or verified: where traffic goes is not known' },
   'rehearsal.completed': { subject: 'release:<service>@<version>', when: 'a rollback rehearsal ended, with its report and timings' },
+  'migration.ran': { subject: 'deployment:<id> or release:<service>@<version>', when: "a service's migration ran up or down (before the canary, after a rollback, in a rehearsal), with record counts before and after" },
+  'rollout.lease_taken': { subject: 'deployment:<id>', when: 'a shipgate replica took over driving a rollout (its fencing token)' },
+  'evidence.exported': { subject: 'deployment:<id>', when: "an evidence package was exported: its manifest's sha256 and the signing key" },
+  'audit.checkpoint': { subject: 'audit', when: "a signed checkpoint of the chain's head was written" },
 };
 
 /** The table of docs/audit.md: one row per action. */
