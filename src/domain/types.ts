@@ -111,6 +111,10 @@ export interface Policy {
   /** Metrics that must exist in the environment's metrics source before a rollout starts
    * (monitoring coverage); empty: no such check. */
   monitoring: MonitoringRequirement[];
+  /** A rollback rehearsal the policy requires: in `environment` (default: the previous
+   * environment), no older than maxAgeDays, its rollback done within sloSeconds; null or
+   * absent: no such check. */
+  rollbackRehearsal?: { environment: string | null; maxAgeDays: number; sloSeconds: number } | null;
 }
 
 /** A metric the policy requires: a standard one (requests, errors, latency) the source knows
