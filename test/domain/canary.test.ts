@@ -151,6 +151,41 @@ describe('canary judge: verdicts and reasons', () => {
     assert.equal(judge.judge(onlyStable).verdict, 'inconclusive');
   });
 
+  test('a step before the last passes errors with no sign against them; the last step asks for the proof, and a bad canary fails at either', () => {
+    const judge = createCanaryJudge();
+    // A clean canary (0.1% like stable) at 10%: 10 canary and 90 stable requests per look.
+    const rand = mulberry32(11);
+    let s = judge.start();
+    let early: ReturnType<typeof judge.judge> | null = null;
+    for (let i = 0; i < 200 && early?.reasons.find((r) => r.metric === 'errors')?.verdict !== 'pass'; i++) {
+      s = judge.observe(s, [...requests(rand, 'canary', 10, { errors: i % 50 === 7 ? 1 : 0 }), ...requests(rand, 'stable', 90, { errorRate: 0.001 })], 0.1);
+      early = judge.judge(s, { proof: false });
+    }
+    const errors = early!.reasons.find((r) => r.metric === 'errors')!;
+    assert.equal(errors.verdict, 'pass');
+    assert.equal(early!.canaryRequests, 400, 'passed at the guards\' 400 canary requests');
+    assert.match(errors.sentence, /canary errors 0\.25% \(1\/400\) under the 0\.50% tolerance, no sign of more errors than stable's .*; shown below 0\.50% before promotion/);
+    const last = judge.judge(s).reasons.find((r) => r.metric === 'errors')!;
+    assert.equal(last.verdict, 'inconclusive', 'at the last step 1 error in 400 is not yet proof of < 0.5%');
+
+    // Bad canaries (0.1% → 2.1%) are failed before an early step passes them, as at the last.
+    let passedEarly = 0;
+    for (let seed = 0; seed < 200; seed++) {
+      const r = mulberry32(1000 + seed);
+      let st = judge.start();
+      for (let i = 0; i < 300; i++) {
+        st = judge.observe(st, [...requests(r, 'canary', 10, { errorRate: 0.021 }), ...requests(r, 'stable', 90, { errorRate: 0.001 })], 0.1);
+        const v = judge.judge(st, { proof: false });
+        if (v.verdict === 'fail') break;
+        if (v.reasons.find((x) => x.metric === 'errors')!.verdict === 'pass') {
+          passedEarly++;
+          break;
+        }
+      }
+    }
+    assert.ok(passedEarly <= 10, `${passedEarly} of 200 bad canaries passed an early step's error test (at most 5%)`);
+  });
+
   test('an erroring canary fails on errors, naming the rates and the evidence', () => {
     const judge = createCanaryJudge();
     const rand = mulberry32(3);

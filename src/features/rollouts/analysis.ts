@@ -10,7 +10,8 @@ export interface CanaryAnalysis {
   start(): unknown;
   /** Adds one batch observed while the canary had `canaryShare` (0..1) of the traffic. */
   observe(state: unknown, batch: MetricsBatch, canaryShare: number): unknown;
-  judge(state: unknown): Judgement;
+  /** `proof: false` at a step before the last (see domain/canary.ts: errors at early steps). */
+  judge(state: unknown, opts?: { proof?: boolean }): Judgement;
   /** After promotion: the new version alone, against the stable figures seen during the rollout. */
   postDeploy(state: unknown, batches: MetricsBatch[]): { ok: boolean; reasons: string[] };
 }
