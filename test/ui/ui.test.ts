@@ -3,7 +3,8 @@
 // nothing, two people approve a production deployment (four eyes), a developer sees no approve
 // button and gets 403 posting anyway, a read-only user can do nothing, a form without its CSRF
 // token is refused, a live rollout on the local driver updates the page over SSE while traffic
-// flows, and the audit view filters and shows the chain verified. Prints the UI's page weight
+// flows, the audit view filters and shows the chain verified, and the metrics page draws its
+// charts with each figure beside its definition. Prints the UI's page weight
 // and the inbox's time to first render; saves screenshots into docs/ui/.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -138,7 +139,7 @@ environments:
 
   test('the unauthenticated are sent to sign-in and see no data', async () => {
     await request('1.0.0', 1);
-    for (const url of ['/ui', '/ui/board', '/ui/deployments/1', '/ui/audit', '/ui/deployments/1/events']) {
+    for (const url of ['/ui', '/ui/board', '/ui/deployments/1', '/ui/audit', '/ui/deployments/1/events', '/ui/metrics', '/ui/metrics?since=2w']) {
       const res = await fetch(base + url, { redirect: 'manual' });
       assert.equal(res.status, 302, url);
       assert.match(res.headers.get('location') ?? '', /^\/ui\/signin/);
@@ -275,6 +276,30 @@ environments:
     const bobRows = await page.locator('table.audit tbody tr').allInnerTexts();
     assert.ok(bobRows.length >= 2 && bobRows.every((r) => /\tbob\t/.test(r)), bobRows.join('\n'));
     await page.screenshot({ path: path.join(SHOTS, 'audit.png'), fullPage: true });
+  });
+
+  test('the metrics page: signed in, it draws its charts and prints each figure beside its definition', async () => {
+    // Production so far: 1.0.0 and 2.0.0 succeeded, 3.0.0 rolled back by a person during its
+    // canary, 4.0.0 rejected at the gate (never deployed, not counted).
+    const page = await newPage();
+    await signInToken(page, base, daveToken);
+    await page.locator('header nav a', { hasText: 'Metrics' }).click();
+    await page.waitForURL(`${base}/ui/metrics`);
+    assert.match(await page.locator('#window').innerText(), /^production · all services · .* \(30 days\) · 3 reached production, 3 ended$/);
+    await page.locator('#chart-deploys canvas').waitFor();
+    await page.locator('#chart-failure-rate canvas').waitFor();
+    assert.equal(await page.locator('#metrics-charts').getAttribute('data-drawn'), 'yes');
+    const cfr = await page.locator('tr[data-figure="change_failure_rate"]').innerText();
+    assert.match(cfr, /Change failure rate.*33\.3% \(1\/3\).*deployments to production that ended failed, rolled back or rollback_failed/s);
+    assert.match(await page.locator('tr[data-figure="success_rate"]').innerText(), /66\.7% \(2\/3\)/);
+    assert.match(await page.locator('tr[data-figure="time_to_rollback"]').innerText(), /median \d+ ms, p90 \d+ ms \(n=1\)/);
+    assert.equal(await page.locator('table.figures tbody tr').count(), 10);
+    assert.match(await page.locator('main').innerText(), /#3 web rolled_back: (caught by the canary at \d+%|reached 100%)/);
+    await page.screenshot({ path: path.join(SHOTS, 'metrics.png'), fullPage: true });
+    // The filter: a bad window is a clear error on the page, not a server error.
+    await page.goto(`${base}/ui/metrics?since=whenever`);
+    assert.match(await page.locator('p.error').innerText(), /--since must be a span like 30d/);
+    assert.equal(await page.locator('p.error').getAttribute('data-status'), '400');
   });
 
   test('figures: page weight (gzip) and the inbox time to first render', async () => {

@@ -46,7 +46,7 @@ export function page(f: Frame, body: Html): string {
 <script src="/ui/assets/htmx.min.js" defer></script>
 </head><body hx-boost="true" ${u ? new Html(`hx-headers='${escape(headers)}'`) : ''}>
 <header><a class="brand" href="/ui">shipgate</a>
-${u ? html`<nav><a href="/ui">Awaiting me</a><a href="/ui/board">Board</a><a href="/ui/audit">Audit log</a></nav>
+${u ? html`<nav><a href="/ui">Awaiting me</a><a href="/ui/board">Board</a><a href="/ui/audit">Audit log</a><a href="/ui/metrics">Metrics</a></nav>
 <span class="who">${u.name} <small>(${u.roles.join(', ') || 'no roles'}${u.readOnly ? ', read-only' : ''})</small></span>
 <form method="post" action="/ui/auth/logout" class="inline"><input type="hidden" name="_csrf" value="${u.csrf}"><button type="submit">Sign out</button></form>` : ''}
 </header>

@@ -1,7 +1,8 @@
 // The web UI served by `shipgate serve` under /ui: sign-in (OIDC or an API token), the
 // "awaiting me" inbox, the board, deployment pages with the live rollout (server-sent events),
-// and the audit log. Every change goes through the same service methods as the API, with the
-// signed-in user as the actor; every POST carries the session's CSRF token.
+// the audit log, and the deployment figures with their charts. Every change goes through the
+// same service methods as the API, with the signed-in user as the actor; every POST carries
+// the session's CSRF token.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { GATE_STATES } from '../../domain/deployment.js';
 import type { Deployment } from '../../domain/types.js';
 import { ForbiddenError, InputError, NotFoundError, ShipgateError, UnauthorizedError } from '../../errors.js';
 import type { Shipgate } from '../../main.js';
+import { FiguresService } from '../figures/service.js';
 import { html, page } from './html.js';
 import { OidcSignIn } from './oidc.js';
 import { actorOf, COOKIE, cookies, csrfOk, PENDING_COOKIE, type Session, SessionStore, setCookie } from './session.js';
@@ -34,12 +36,13 @@ function assetFiles(): Record<string, { file: string; type: string }> {
     'uplot.min.css': { file: path.join(path.dirname(require.resolve('uplot')), 'uPlot.min.css'), type: 'text/css' },
     'ui.css': { file: path.join(own, 'ui.css'), type: 'text/css' },
     'live-rollout.js': { file: path.join(own, 'live-rollout.js'), type: 'text/javascript' },
+    'metrics-charts.js': { file: path.join(own, 'metrics-charts.js'), type: 'text/javascript' },
   };
 }
 
-/** The live page's one script: uPlot then the panel's code, so they always run in that order. */
-function liveScript(files: ReturnType<typeof assetFiles>): Buffer {
-  return Buffer.concat([fs.readFileSync(files['uplot.min.js']!.file), Buffer.from(';\n'), fs.readFileSync(files['live-rollout.js']!.file)]);
+/** A page's one script: uPlot then the page's code, so they always run in that order. */
+function withUplot(files: ReturnType<typeof assetFiles>, own: string): Buffer {
+  return Buffer.concat([fs.readFileSync(files['uplot.min.js']!.file), Buffer.from(';\n'), fs.readFileSync(files[own]!.file)]);
 }
 
 declare module 'fastify' {
@@ -59,6 +62,7 @@ export function registerUi(server: FastifyInstance, sg: Shipgate): void {
     const readOnlyRoles = new Set(cfg.readOnlyRoles ?? []);
     const assets = assetFiles();
     let live: Buffer | null = null;
+    let charts: Buffer | null = null;
     const secure = (req: FastifyRequest) => req.protocol === 'https';
     const origin = (req: FastifyRequest) => `${req.protocol}://${req.headers.host}`;
 
@@ -99,7 +103,8 @@ export function registerUi(server: FastifyInstance, sg: Shipgate): void {
 
     // ---- assets ---------------------------------------------------------------------------------
     app.get<{ Params: { name: string } }>('/ui/assets/:name', async (req, reply) => {
-      if (req.params.name === 'live.js') return reply.header('cache-control', 'public, max-age=3600').type('text/javascript').send((live ??= liveScript(assets)));
+      if (req.params.name === 'live.js') return reply.header('cache-control', 'public, max-age=3600').type('text/javascript').send((live ??= withUplot(assets, 'live-rollout.js')));
+      if (req.params.name === 'metrics.js') return reply.header('cache-control', 'public, max-age=3600').type('text/javascript').send((charts ??= withUplot(assets, 'metrics-charts.js')));
       const a = assets[req.params.name];
       if (!a) return reply.status(404).type('text/plain').send('no such asset');
       return reply.header('cache-control', 'public, max-age=3600').type(a.type).send(await fs.promises.readFile(a.file));
@@ -272,6 +277,20 @@ export function registerUi(server: FastifyInstance, sg: Shipgate): void {
       }
       const full = shown.length >= 200 || more;
       return send(reply, req.uiSession!, 'Audit log', views.audit(shown, await sg.audit.verify(), f, full ? cursor : null));
+    });
+
+    // The deployment figures (features/figures): any signed-in user, like GET /api/v1/metrics.
+    app.get<{ Querystring: { service?: string; env?: string; since?: string } }>('/ui/metrics', async (req, reply) => {
+      const figures = new FiguresService(sg.directory, sg.store, sg.now);
+      const f = { service: (req.query.service ?? '').trim(), env: (req.query.env ?? '').trim() || figures.defaultEnvironment(), since: (req.query.since ?? '').trim() || '30d' };
+      const m = await figures.figures({ service: f.service || undefined, environment: f.env, since: f.since });
+      const body = views.metrics(
+        m,
+        f,
+        sg.config.services.map((x) => x.name),
+        sg.config.environments.map((e) => e.name),
+      );
+      return send(reply, req.uiSession!, 'Metrics', body, ['/ui/assets/metrics.js']);
     });
 
     // ---- changes: the services decide, with the signed-in user as the actor ----------------------

@@ -6,7 +6,8 @@ import type { GateResult } from '../../domain/gate.js';
 import type { ChecklistItem, Release } from '../../domain/types.js';
 import type { DeploymentView } from '../deployments/service.js';
 import type { StatusCell } from '../status/service.js';
-import { type Html, html } from './html.js';
+import { type Figure, type Figures, formatFigure } from '../../domain/figures.js';
+import { Html, html } from './html.js';
 
 const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12);
 
@@ -143,4 +144,29 @@ export function audit(events: AuditEvent[], verified: VerifyResult, filter: { su
   )}</tbody></table>
 ${events.length === 0 ? html`<p class="empty">No events match.</p>` : ''}
 ${next !== null ? html`<p><a href="/ui/audit?after=${next}${q('subject', filter.subject)}${q('action', filter.action)}${q('actor', filter.actor)}">Later events →</a></p>` : ''}`;
+}
+
+/** The deployment figures: a filter, the charts (drawn by metrics-charts.js from the data the
+ * containers carry), each figure beside its definition, and where the failures were caught. */
+export function metrics(m: Figures, filter: { service: string; env: string; since: string }, services: string[], environments: string[]): Html {
+  const series = JSON.stringify({ days: m.perDay.map((d) => d.day), succeeded: m.perDay.map((d) => d.succeeded), failed: m.perDay.map((d) => d.failed) });
+  const option = (v: string, current: string, label = v) => html`<option value="${v}"${v === current ? new Html(' selected') : ''}>${label}</option>`;
+  const split = m.rollbacks;
+  return html`<form method="get" action="/ui/metrics" class="filters">
+<select name="service" aria-label="service">${option('', filter.service, 'all services')}${services.map((s) => option(s, filter.service))}</select>
+<select name="env" aria-label="environment">${environments.map((e) => option(e, filter.env))}</select>
+<input name="since" value="${filter.since}" aria-label="since" placeholder="30d, 12h, 2w or 2026-11-01"><button type="submit">Show</button></form>
+<p id="window">${m.environment}${m.service ? ` · ${m.service}` : ' · all services'} · ${m.since.slice(0, 10)} → ${m.now.slice(0, 10)} (${m.days} days) · ${m.deployed} reached ${m.environment}, ${m.finished} ended</p>
+<div class="charts" id="metrics-charts" data-series="${series}">
+<figure><figcaption>deployments per day (succeeded, failed)</figcaption><div id="chart-deploys"></div></figure>
+<figure><figcaption>change failure rate per day (failed / ended)</figcaption><div id="chart-failure-rate"></div></figure></div>
+<table class="figures"><thead><tr><th>figure</th><th>value</th><th>definition</th></tr></thead><tbody>${m.figures.map(
+    (f: Figure) => html`<tr data-figure="${f.id}"><td>${f.name}${f.family === 'dora' ? html` <small>DORA</small>` : ''}</td><td>${formatFigure(f)}</td><td class="muted">${f.definition}</td></tr>`,
+  )}</tbody></table>
+<h2>Where failures were caught</h2>
+<p id="caught"><strong>${split.canaryCaught}</strong> caught by the canary before 100% · <strong>${split.reachedFull}</strong> reached 100%</p>
+<p class="muted">${split.definition}</p>
+${split.deployments.length
+    ? html`<ul>${split.deployments.map((r) => html`<li><a href="/ui/deployments/${r.id}">#${r.id} ${r.service}</a> ${r.state}: ${r.caught === 'canary' ? `caught by the canary at ${r.weight}%` : `reached 100%${r.trigger ? ` (${r.trigger})` : ''}`}</li>`)}</ul>`
+    : ''}`;
 }

@@ -1,0 +1,310 @@
+// The QG-PHASE7 readiness report of one deployment, as data: PASS/FAIL with its reasons, the
+// canary against the baseline per step (what the rollout record keeps), the judge's verdicts,
+// rollback readiness (the newest rehearsal against the policy's SLO), monitoring coverage,
+// migrations, security posture, approvals and checklist. Pure: what the store holds in, the
+// report out; reports/markdown.ts and reports/html.ts render it.
+import type { RollbackRecord, RolloutRecord, SmokeOutcome } from './rollout.js';
+import type { Approval, ChecklistItem, ChecklistTick, CheckResult, Deployment, Release } from './types.js';
+
+/** An audit event as the report reads it. */
+export interface ReportEvent {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  data: unknown;
+}
+
+export interface ReadinessInput {
+  deployment: Deployment;
+  release: Release;
+  approvals: (Approval & { lapsedAt?: string | null })[];
+  ticks: ChecklistTick[];
+  checklist: ChecklistItem[];
+  /** The deployment's audit events, oldest first. */
+  events: ReportEvent[];
+  /** The service's newest `rehearsal.completed` event (in the policy's environment when it has one). */
+  rehearsal: ReportEvent | null;
+  rehearsalRule: { environment: string | null; maxAgeDays: number; sloSeconds: number } | null;
+  generatedAt: string;
+}
+
+export interface VersionFigures {
+  requests: number;
+  errors: number;
+  errorRate: number | null;
+  /** Latency quantiles in ms, null where the judge kept nothing to compute them from. */
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  /** exp(mean ln latency): the judge's own latency summary. */
+  geoMeanMs: number | null;
+}
+
+export interface StepRow {
+  step: number;
+  weight: number;
+  startedAt: string;
+  endedAt: string | null;
+  durationMs: number | null;
+  /** Requests seen during this step (the record's counts are cumulative over the rollout). */
+  canaryRequests: number | null;
+  stableRequests: number | null;
+  /** Requests per second during the step. */
+  canaryPerSecond: number | null;
+  stablePerSecond: number | null;
+  verdict: 'pass' | 'fail' | 'inconclusive' | null;
+  reasons: { metric: string; verdict: string; sentence: string }[];
+  smoke: SmokeOutcome[];
+}
+
+export interface RunOfMigration {
+  at: string;
+  direction: string;
+  ok: boolean;
+  durationMs: number | null;
+  countBefore: number | null;
+  countAfter: number | null;
+  during: string;
+  error: string | null;
+}
+
+export interface Readiness {
+  verdict: 'PASS' | 'FAIL';
+  /** Why it failed; for a PASS, what was checked. */
+  reasons: string[];
+  definition: string;
+  generatedAt: string;
+  deployment: {
+    id: number;
+    service: string;
+    environment: string;
+    version: string;
+    digest: string;
+    commit: string;
+    type: string;
+    incident: string | null;
+    state: string;
+    reason: string | null;
+    requestedBy: string;
+    requestedAt: string;
+    updatedAt: string;
+  };
+  canary: {
+    plan: number[] | null;
+    steps: StepRow[];
+    /** Canary and stable over the whole rollout, from the judge's persisted state. */
+    overall: { canary: VersionFigures; stable: VersionFigures } | null;
+    postDeploy: { dueAt: string; ranAt: string | null; ok: boolean | null; reasons: string[] }[];
+    rollback: RollbackRecord | null;
+    /** What the store does not keep that a per-step comparison would need. */
+    notStored: string[];
+  };
+  rollbackReadiness: {
+    rule: { environment: string | null; maxAgeDays: number; sloSeconds: number } | null;
+    rehearsal: { at: string; environment: string | null; version: string | null; ok: boolean | null; msToTraffic: number | null; msToVerified: number | null; problems: string[] } | null;
+    withinSlo: boolean | null;
+    sentence: string;
+    check: CheckResult | null;
+  };
+  monitoring: { check: CheckResult | null; sentence: string };
+  migrations: { runs: RunOfMigration[]; sentence: string };
+  security: CheckResult[];
+  otherChecks: CheckResult[];
+  approvals: { user: string; role: string; decision: string; comment: string | null; at: string; lapsedAt: string | null; auth: string }[];
+  checklist: { id: string; text: string; evidence: string | null; tickedBy: string | null; at: string | null; note: string | null }[];
+}
+
+export const PASS_DEFINITION =
+  'PASS when the deployment succeeded, no gate check failed at its last evaluation (a check a hotfix bypassed is shown, not counted), no canary step or post-deploy check failed, no migration run failed, and, when the policy requires a rollback rehearsal, the newest one succeeded within the SLO. Anything else is FAIL, with each reason.';
+
+const SECURITY_CHECKS = new Set(['certificate', 'security-headers', 'security', 'vulnerabilities']);
+const OWN_SECTIONS = new Set(['monitoring', 'rollback-rehearsal']);
+
+const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+const obj = (x: unknown): Record<string, unknown> => (x && typeof x === 'object' ? (x as Record<string, unknown>) : {});
+
+/** Nearest-rank quantile of a sorted list. */
+function quantile(sorted: number[], q: number): number | null {
+  return sorted.length ? sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]! : null;
+}
+
+/** The upper edge of the judge's 10%-wide log bin holding quantile q (canary latencies). */
+function binQuantile(hist: number[], q: number): number | null {
+  const total = hist.reduce((a, x) => a + x, 0);
+  if (!total) return null;
+  let seen = 0;
+  for (let i = 0; i < hist.length; i++) {
+    seen += hist[i]!;
+    if (seen > q * total) return Math.exp((i + 1) * Math.log(1.1));
+  }
+  return Math.exp(hist.length * Math.log(1.1));
+}
+
+/** The judge's persisted state (domain/canary.ts JudgeState), read defensively. */
+function overallOf(analysis: unknown): Readiness['canary']['overall'] {
+  const a = obj(analysis);
+  if (!a.canary || !a.stable) return null;
+  const side = (s: Record<string, unknown>, quantiles: (q: number) => number | null): VersionFigures => {
+    const n = num(s.n) ?? 0;
+    const errors = num(s.errors) ?? 0;
+    const lat = obj(s.latency);
+    const ln = num(lat.n) ?? 0;
+    return { requests: n, errors, errorRate: n ? errors / n : null, p50: quantiles(0.5), p95: quantiles(0.95), p99: quantiles(0.99), geoMeanMs: ln ? Math.exp((num(lat.sum) ?? 0) / ln) : null };
+  };
+  const hist = Array.isArray(a.canaryHist) ? (a.canaryHist as unknown[]).map((x) => num(x) ?? 0) : [];
+  const stable = obj(a.stable);
+  const sample = Array.isArray(stable.sample) ? (stable.sample as unknown[]).flatMap((x) => (num(x) === null ? [] : [num(x)!])).sort((x, y) => x - y) : [];
+  return { canary: side(obj(a.canary), (q) => binQuantile(hist, q)), stable: side(stable, (q) => quantile(sample, q)) };
+}
+
+function stepRows(r: RolloutRecord): StepRow[] {
+  let prevCanary = 0;
+  let prevStable = 0;
+  return r.steps.map((s, i) => {
+    const next = r.steps[i + 1]?.startedAt ?? (i === r.steps.length - 1 ? (r.rollback?.decidedAt ?? null) : null);
+    const end = s.endedAt ?? next;
+    const durationMs = end ? Date.parse(end) - Date.parse(s.startedAt) : null;
+    // Counts are the judge's, cumulative; a step it never judged (100%: promoted) has none.
+    const judged = s.verdict !== null || s.canaryRequests > 0;
+    const dc = judged ? Math.max(0, s.canaryRequests - prevCanary) : null;
+    const ds = judged ? Math.max(0, s.stableRequests - prevStable) : null;
+    if (judged) {
+      prevCanary = s.canaryRequests;
+      prevStable = s.stableRequests;
+    }
+    const perSecond = (k: number | null) => (k !== null && durationMs && durationMs > 0 ? k / (durationMs / 1000) : null);
+    return {
+      step: i + 1,
+      weight: s.weight,
+      startedAt: s.startedAt,
+      endedAt: end,
+      durationMs,
+      canaryRequests: dc,
+      stableRequests: ds,
+      canaryPerSecond: perSecond(dc),
+      stablePerSecond: perSecond(ds),
+      verdict: s.verdict,
+      reasons: s.reasons.map((x) => ({ metric: x.metric, verdict: x.verdict, sentence: x.sentence })),
+      smoke: s.smoke ?? [],
+    };
+  });
+}
+
+const NOT_STORED = [
+  "error rate and latency percentiles per step: the judge's state is cumulative over the whole rollout, and each step's record keeps only its verdict, the judge's reasons (with their statistic and threshold) and the cumulative request counts",
+  "stable's latency percentiles come from the judge's sample of stable's first requests (200 by default), not from all of them",
+  "canary's latency percentiles are the upper edges of the judge's 10%-wide bins (at most 10% above the true value)",
+];
+
+function migrationRuns(events: ReportEvent[]): RunOfMigration[] {
+  return events
+    .filter((e) => e.action === 'migration.ran')
+    .map((e) => {
+      const d = obj(e.data);
+      return {
+        at: e.at,
+        direction: String(d.direction ?? '?'),
+        ok: d.ok === true,
+        durationMs: num(d.durationMs),
+        countBefore: num(d.countBefore),
+        countAfter: num(d.countAfter),
+        during: String(d.during ?? '?'),
+        error: typeof d.error === 'string' ? d.error : null,
+      };
+    });
+}
+
+function rollbackReadiness(input: ReadinessInput, check: CheckResult | null): Readiness['rollbackReadiness'] {
+  const rule = input.rehearsalRule;
+  const e = input.rehearsal;
+  const d = e ? obj(e.data) : null;
+  const rehearsal = e && d
+    ? {
+        at: e.at,
+        environment: typeof d.environment === 'string' ? d.environment : null,
+        version: typeof d.version === 'string' ? d.version : null,
+        ok: typeof d.ok === 'boolean' ? d.ok : null,
+        msToTraffic: num(d.msToTraffic),
+        msToVerified: num(d.msToVerified),
+        problems: Array.isArray(d.problems) ? (d.problems as unknown[]).map(String) : [],
+      }
+    : null;
+  const ageDays = rehearsal ? (Date.parse(input.generatedAt) - Date.parse(rehearsal.at)) / 86_400_000 : null;
+  const fresh = rule && ageDays !== null ? ageDays <= rule.maxAgeDays : true;
+  const withinSlo = rule && rehearsal ? fresh && rehearsal.ok === true && rehearsal.msToVerified !== null && rehearsal.msToVerified <= rule.sloSeconds * 1000 : null;
+  const slo = rule ? `the policy's SLO is ${rule.sloSeconds} s (rehearsal in ${rule.environment ?? 'the previous environment'}, at most ${rule.maxAgeDays} days old)` : 'the policy requires no rollback rehearsal';
+  let sentence: string;
+  if (!rehearsal) sentence = `no rollback rehearsal recorded for ${input.deployment.service}; ${slo}`;
+  else {
+    const took = rehearsal.msToVerified === null ? 'did not finish' : `took ${(rehearsal.msToVerified / 1000).toFixed(1)} s to stable verified`;
+    const age = `${Math.floor(ageDays!)} days old${fresh ? '' : ', too old'}`;
+    sentence = `newest rehearsal ${rehearsal.at} (${age}) of ${rehearsal.version ?? '?'} in ${rehearsal.environment ?? '?'}: ${rehearsal.ok ? 'ok' : 'FAILED'}, rollback ${took}; ${slo}${withinSlo === null ? '' : withinSlo ? ': within it' : ': NOT within it'}`;
+  }
+  return { rule, rehearsal, withinSlo, sentence, check };
+}
+
+export function readinessReport(input: ReadinessInput): Readiness {
+  const d = input.deployment;
+  const r = d.rollout;
+  const checks = d.checks ?? [];
+  const byId = (id: string) => checks.find((c) => c.id === id) ?? null;
+  const steps = r ? stepRows(r) : [];
+  const runs = migrationRuns(input.events);
+  const rb = rollbackReadiness(input, byId('rollback-rehearsal'));
+  const monitoring = byId('monitoring');
+
+  const reasons: string[] = [];
+  if (d.state !== 'succeeded') reasons.push(`the deployment is ${d.state}, not succeeded${d.reason ? `: ${d.reason}` : ''}`);
+  for (const c of checks) if (c.status === 'fail' && !c.bypassed) reasons.push(`gate check ${c.id} failed: ${c.reason}`);
+  for (const s of steps) if (s.verdict === 'fail') reasons.push(`the judge failed step ${s.step} (${s.weight}%)`);
+  for (const s of steps) for (const x of s.smoke) if (!x.ok) reasons.push(`smoke test ${x.name} failed at step ${s.step}: ${x.reason}`);
+  (r?.postDeploy ?? []).forEach((p, i) => {
+    if (p.ok === false) reasons.push(`post-deploy check ${i + 1} failed: ${p.reasons.join('; ')}`);
+  });
+  for (const m of runs) if (!m.ok) reasons.push(`migration ${m.direction} (${m.during}) failed: ${m.error ?? 'no detail'}`);
+  if (rb.rule && rb.withinSlo !== true) reasons.push(`rollback readiness: ${rb.sentence}`);
+  const verdict = reasons.length ? 'FAIL' : 'PASS';
+  const passed = [
+    'the deployment succeeded',
+    `${checks.filter((c) => c.status === 'pass').length} gate checks passed, none failed`,
+    `${steps.filter((s) => s.verdict === 'pass').length} canary steps passed`,
+    `${(r?.postDeploy ?? []).filter((p) => p.ok).length} post-deploy checks passed`,
+  ];
+
+  return {
+    verdict,
+    reasons: verdict === 'FAIL' ? reasons : passed,
+    definition: PASS_DEFINITION,
+    generatedAt: input.generatedAt,
+    deployment: {
+      id: d.id,
+      service: d.service,
+      environment: d.environment,
+      version: d.version,
+      digest: input.release.digest,
+      commit: input.release.commit,
+      type: d.type,
+      incident: d.incident,
+      state: d.state,
+      reason: d.reason,
+      requestedBy: d.requestedBy,
+      requestedAt: d.requestedAt,
+      updatedAt: d.updatedAt,
+    },
+    canary: { plan: r?.plan.steps ?? null, steps, overall: r ? overallOf(r.analysis) : null, postDeploy: r?.postDeploy ?? [], rollback: r?.rollback ?? null, notStored: NOT_STORED },
+    rollbackReadiness: rb,
+    monitoring: {
+      check: monitoring,
+      sentence: monitoring ? `${monitoring.status}: ${monitoring.reason}` : 'no monitoring check was recorded for this deployment',
+    },
+    migrations: { runs, sentence: runs.length ? `${runs.length} migration run(s), ${runs.filter((m) => !m.ok).length} failed` : 'no migration declared' },
+    security: checks.filter((c) => SECURITY_CHECKS.has(c.id)),
+    otherChecks: checks.filter((c) => !SECURITY_CHECKS.has(c.id) && !OWN_SECTIONS.has(c.id)),
+    approvals: input.approvals.map((a) => ({ user: a.user, role: a.role, decision: a.decision, comment: a.comment, at: a.at, lapsedAt: a.lapsedAt ?? null, auth: a.authMethod })),
+    checklist: input.checklist.map((item) => {
+      const t = input.ticks.find((x) => x.item === item.id) ?? null;
+      return { id: item.id, text: item.text, evidence: item.evidence ?? null, tickedBy: t?.user ?? null, at: t?.at ?? null, note: t?.note ?? null };
+    }),
+  };
+}
