@@ -82,8 +82,12 @@ export interface ShipgateConfig {
   services: { name: string; description: string | null; run?: ServiceRun; migrate?: MigrationConfig }[];
   /** rollout: how shipgate rolls approved deployments out; absent: the rollout runs elsewhere
    * and reports back with `shipgate start` / `complete`. */
-  environments: { name: string; policy: Policy; rollout?: RolloutSettings }[];
+  environments: { name: string; policy: Policy; rollout?: RolloutSettings; settings?: Record<string, DeclaredSetting> }[];
 }
+
+/** A setting an environment declares (`environments[].settings`), for parity: a plain value,
+ * or where to read a secret (never held here; features/parity/settings.ts reads and hashes it). */
+export type DeclaredSetting = { value: string } | { secretEnv: string } | { file: string };
 
 type Path = (string | number)[];
 
@@ -127,14 +131,14 @@ export function parseConfig(text: string, file: string): ShipgateConfig {
     fail(file, doc, lineCounter, raw, parsed.error.issues.map(fromZod));
   }
   const cfg = parsed.data;
-  const problems = crossFieldProblems(cfg);
+  const problems = crossFieldProblems(cfg, file);
   if (problems.length) fail(file, doc, lineCounter, raw, problems);
   return resolve(cfg, file);
 }
 
 // ---- rules zod cannot state --------------------------------------------------------------------
 
-function crossFieldProblems(cfg: ConfigFile): Problem[] {
+function crossFieldProblems(cfg: ConfigFile, file: string): Problem[] {
   const out: Problem[] = [];
   const dupes = (items: { name?: string; id?: string }[], at: Path, what: string) => {
     const seen = new Set<string>();
@@ -244,6 +248,33 @@ function crossFieldProblems(cfg: ConfigFile): Problem[] {
     } else if (p.monitoring && env.rollout && !env.rollout.metrics && !driverPlugin(env.rollout.driver).ownMetrics) {
       out.push({ path: [...at, 'monitoring'], message: `${env.name}'s ${env.rollout.driver} driver has no metrics of its own; name a source in rollout.metrics (e.g. source: prometheus) for the monitoring check` });
     }
+    const otherEnvironment = (field: 'rollback_rehearsal' | 'parity', key: 'environment' | 'against', given: string | undefined) => {
+      if (given === undefined) {
+        if (i === 0) out.push({ path: [...at, field], message: `${env.name} is the first environment, so there is no previous one to default to; name one with ${key}:` });
+      } else if (!envNames.includes(given)) {
+        out.push({ path: [...at, field, key], message: `unknown environment '${given}'; environments are: ${envNames.join(', ')}` });
+      } else if (given === env.name) {
+        out.push({ path: [...at, field, key], message: `${env.name} cannot be compared with itself; name another environment` });
+      }
+    };
+    if (p.rollback_rehearsal) {
+      otherEnvironment('rollback_rehearsal', 'environment', p.rollback_rehearsal.environment);
+      if (durationSeconds(p.rollback_rehearsal.slo) <= 0) out.push({ path: [...at, 'rollback_rehearsal', 'slo'], message: 'the rollback SLO must be longer than 0' });
+      if (durationSeconds(p.rollback_rehearsal.within) < 86_400) out.push({ path: [...at, 'rollback_rehearsal', 'within'], message: 'within counts whole days: at least 1d' });
+    }
+    if (p.parity) otherEnvironment('parity', 'against', p.parity.against);
+    if (p.security) {
+      const serviceNames = cfg.services.map((s) => s.name);
+      if (typeof p.security.url === 'object') {
+        for (const svc of Object.keys(p.security.url)) {
+          if (!serviceNames.includes(svc)) out.push({ path: [...at, 'security', 'url', svc], atKey: true, message: `unknown service '${svc}'; services are: ${serviceNames.join(', ')}` });
+        }
+      }
+      if (p.security.ca && !fs.existsSync(path.resolve(path.dirname(file), p.security.ca))) {
+        out.push({ path: [...at, 'security', 'ca'], message: `no such file: ${path.resolve(path.dirname(file), p.security.ca)}` });
+      }
+      if (durationSeconds(p.security.timeout) <= 0) out.push({ path: [...at, 'security', 'timeout'], message: 'the timeout must be longer than 0' });
+    }
     dupes(p.checklist ?? [], [...at, 'checklist'], 'checklist id');
     dupes(p.freezes ?? [], [...at, 'freezes'], 'freeze name');
   });
@@ -289,13 +320,19 @@ function resolve(cfg: ConfigFile, file: string): ShipgateConfig {
     })),
     environments: cfg.environments.map((env, i) => ({
       name: env.name,
-      policy: resolvePolicy(env.policy, env.timezone, i > 0 ? cfg.environments[i - 1].name : null),
+      policy: resolvePolicy(env.policy, env.timezone, i > 0 ? cfg.environments[i - 1].name : null, cfg.services.map((s) => s.name), dir),
+      settings: Object.fromEntries(
+        Object.entries(env.settings ?? {}).map(([k, v]): [string, DeclaredSetting] => [
+          k,
+          typeof v !== 'object' ? { value: String(v) } : 'secret_env' in v ? { secretEnv: v.secret_env } : { file: path.resolve(dir, v.file) },
+        ]),
+      ),
       ...(env.rollout ? { rollout: resolveRollout(env.rollout, servicePlans(cfg, env.name, env.rollout), dir) } : {}),
     })),
   };
 }
 
-function resolvePolicy(p: PolicyFile, timezone: string, previous: string | null): Policy {
+function resolvePolicy(p: PolicyFile, timezone: string, previous: string | null, services: string[], dir: string): Policy {
   const requireVerifiedIn = p.require_verified_in === undefined ? previous : p.require_verified_in;
   const rules = (r: { role: string; count: number }[] | undefined): ApprovalRule[] => (r ?? []).map((x) => ({ role: x.role, count: x.count }));
   return {
@@ -320,6 +357,28 @@ function resolvePolicy(p: PolicyFile, timezone: string, previous: string | null)
       freezes: (p.freezes ?? []).map(toFreeze),
     },
     monitoring: (p.monitoring?.require ?? []).map((m) => (typeof m === 'string' ? { name: m, query: null } : { name: m.name, query: m.query })),
+    // The cross-field rules made sure a previous environment exists where these default to it.
+    rollbackRehearsal: p.rollback_rehearsal
+      ? {
+          environment: p.rollback_rehearsal.environment ?? previous!,
+          maxAgeDays: Math.floor(durationSeconds(p.rollback_rehearsal.within) / 86_400),
+          sloSeconds: durationSeconds(p.rollback_rehearsal.slo),
+        }
+      : null,
+    security: p.security
+      ? {
+          urls:
+            typeof p.security.url === 'string'
+              ? Object.fromEntries(services.map((s) => [s, (p.security!.url as string).replaceAll('{service}', s).replaceAll('%7Bservice%7D', s)]))
+              : { ...p.security.url },
+          minCertDays: p.security.min_cert_days,
+          require: [...new Set(p.security.require)],
+          hstsMinMaxAgeSeconds: durationSeconds(p.security.hsts_min_max_age),
+          timeoutMs: durationSeconds(p.security.timeout) * 1000,
+          ca: p.security.ca ? path.resolve(dir, p.security.ca) : null,
+        }
+      : null,
+    parity: p.parity ? { against: p.parity.against ?? previous!, allow: [...p.parity.allow], critical: p.parity.critical === 'all_except_allowed' ? 'all_except_allowed' : [...p.parity.critical] } : null,
   };
 }
 

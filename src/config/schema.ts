@@ -11,7 +11,7 @@ import {
   validateTimezone,
   validateWeeklyPoint,
 } from '../domain/calendar.js';
-import { SEVERITIES, WEEKDAYS } from '../domain/types.js';
+import { SECURITY_HEADERS, type SecurityHeader, SEVERITIES, WEEKDAYS } from '../domain/types.js';
 import { DRIVER_KINDS, DRIVERS } from '../drivers/registry.js';
 import { evidenceSection } from '../features/evidence/config.js';
 import { githubSection } from '../features/github/config.js';
@@ -99,6 +99,18 @@ const vulnerabilityLimits = z.strictObject(
   >,
 );
 
+const httpsUrl = z.url({ protocol: /^https$/, error: 'expected an https:// URL' });
+
+const SETTING = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+const settingPattern = z.string().regex(/^[A-Za-z0-9_.*-]+$/, 'a setting pattern is letters, digits, _ . - and * (any characters)');
+
+/** A declared setting: its value, or where shipgate reads a secret (compared by hash only). */
+const setting = z.union([
+  z.union([z.string(), z.number(), z.boolean()]).describe('a plain value, shown in parity reports'),
+  z.strictObject({ secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name (letters, digits, _)').describe("environment variable of shipgate's process holding the secret") }),
+  z.strictObject({ file: z.string().min(1).describe('file holding the secret, relative to this file') }),
+], { error: 'expected a plain value, { secret_env: VAR } or { file: path }' });
+
 export const policySchema = z.strictObject({
   require_verified_in: z
     .string()
@@ -124,6 +136,41 @@ export const policySchema = z.strictObject({
     })
     .optional()
     .describe("metrics that must exist in the environment's rollout.metrics source before a rollout starts: requests, errors, latency, or { name, query } for a business metric; a missing one fails the gate's monitoring check"),
+  rollback_rehearsal: z
+    .strictObject({
+      environment: name('an environment name').optional().describe('where the rehearsal runs; default: the previous environment'),
+      within: duration.default('7d').describe('the newest rehearsal must be no older than this (whole days count)'),
+      slo: duration.default('5m').describe('the rehearsed rollback (decision → stable verified) must take at most this'),
+    })
+    .optional()
+    .describe('require a rollback rehearsal (`shipgate rehearse`) of any release of the service in another environment, recent and within the SLO; the rollback-rehearsal check fails otherwise'),
+  security: z
+    .strictObject({
+      url: z
+        .union([
+          httpsUrl.describe('one address for every service; {service} is replaced by the service name'),
+          z.record(z.string(), httpsUrl).describe('per service name: its address; a service not listed is not probed'),
+        ])
+        .describe('the https:// address shipgate requests to read the certificate and headers'),
+      min_cert_days: z.number().int().min(0).max(3650).default(14).describe('the certificate must stay valid at least this many more days'),
+      require: z.array(z.enum(SECURITY_HEADERS as [SecurityHeader, ...SecurityHeader[]])).default([...SECURITY_HEADERS]).describe('response headers that must be present: hsts, csp, x_frame_options (CSP frame-ancestors counts for it)'),
+      hsts_min_max_age: duration.default('180d').describe('Strict-Transport-Security max-age must be at least this'),
+      timeout: duration.default('5s').describe('per request'),
+      ca: z.string().min(1).optional().describe('PEM file of a private CA to trust besides the system ones, relative to this file'),
+    })
+    .optional()
+    .describe("HTTPS checks of each service's address before a rollout: certificate trusted and valid long enough, security headers present"),
+  parity: z
+    .strictObject({
+      against: name('an environment name').optional().describe('the environment whose settings this one must match; default: the previous environment'),
+      allow: z.array(settingPattern).default([]).describe('settings (patterns, * for any characters) that may differ'),
+      critical: z
+        .union([z.literal('all_except_allowed'), z.array(settingPattern)])
+        .default('all_except_allowed')
+        .describe('settings whose drift fails the gate: patterns, or all_except_allowed (default)'),
+    })
+    .optional()
+    .describe("compare this environment's settings with another's; critical drift fails the parity check"),
   approvals: z
     .strictObject({
       required: z.array(approvalRule).default([]),
@@ -274,6 +321,10 @@ export const configSchema = z.strictObject({
         name: name('an environment name'),
         timezone: validated(validateTimezone).default('UTC').describe('IANA zone for windows and freezes'),
         policy: policySchema.default({}),
+        settings: z
+          .record(z.string().regex(SETTING, 'a setting name is letters, digits, _ . -, starting with a letter or _'), setting)
+          .optional()
+          .describe('what this environment is configured with, for `shipgate parity`: NAME: value, { secret_env: VAR } or { file: path }; secrets are compared by sha256 and never shown'),
         rollout: rolloutSchema.optional().describe('how approved deployments are rolled out here'),
       }),
     )

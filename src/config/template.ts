@@ -117,6 +117,19 @@ environments:
         approvals:
           - { role: vp-engineering, count: 1 }
         may_bypass: [window, freeze, soak]   # recorded and shown on every bypass
+      # rollback_rehearsal:       # a recent \`shipgate rehearse\` in staging, rollback within the SLO
+      #   within: 7d
+      #   slo: 5m
+      # security:                 # HTTPS checks of each service's address before a rollout
+      #   url: "https://{service}.example.com/health"
+      #   min_cert_days: 14
+      #   require: [hsts, csp, x_frame_options]
+      # parity:                   # settings drift from staging (environments[].settings)
+      #   allow: [DB_URL, REPLICAS]
+      #   critical: all_except_allowed
+    # settings:                   # compared by \`shipgate parity staging production\`
+    #   DB_URL: postgres://db.production/web
+    #   API_KEY: { secret_env: WEB_API_KEY }   # secrets: compared by sha256, never shown
     rollout:
       steps: [10, 50, 100]
       min_step: 1m

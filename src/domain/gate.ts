@@ -2,6 +2,7 @@
 // check. Pure: the store gathers the facts, this decides, the caller persists.
 import { type ApprovalTally, tallyApprovals } from './approvals.js';
 import { formatLocal, freezeStatus, nextDeployableAt, windowStatus } from './calendar.js';
+import { describeSetting, type ParityReport } from './parity.js';
 import { mutableVersionReason } from './release.js';
 import {
   type Approval,
@@ -11,7 +12,10 @@ import {
   type DeploymentType,
   type MonitoringCoverage,
   type Policy,
+  type RehearsalFact,
   type Release,
+  type SecurityHeader,
+  type SecurityProbe,
   SEVERITIES,
   type Verification,
   type VulnCounts,
@@ -36,6 +40,12 @@ export interface GateInput {
   ticks: ChecklistTick[];
   /** The metrics source's answer on the policy's required metrics; null: not asked yet. */
   coverage?: MonitoringCoverage | null;
+  /** The newest rollback rehearsal of the service in the policy's rehearsal environment. */
+  rehearsal?: RehearsalFact | null;
+  /** The last HTTPS request to the service's address; null: not made yet. */
+  security?: SecurityProbe | null;
+  /** The settings drift against the policy's parity environment; null: not compared. */
+  parity?: ParityReport | null;
 }
 
 /**
@@ -56,6 +66,7 @@ export interface GateResult {
 }
 
 const MINUTE = 60_000;
+const DAY = 86_400_000;
 
 export function evaluateGate(input: GateInput): GateResult {
   const { policy } = input;
@@ -91,6 +102,10 @@ export function evaluateGate(input: GateInput): GateResult {
     rollbackTargetCheck(input),
     checklistCheck(input),
     monitoringCheck(input),
+    // Listed only where the policy asks for them: most environments never do.
+    ...(policy.rollbackRehearsal ? [rehearsalCheck(input)] : []),
+    ...(policy.security ? [certificateCheck(input), securityHeadersCheck(input)] : []),
+    ...(policy.parity ? [parityCheck(input)] : []),
     approvalsCheck(input, tally, hotfix),
   ];
 
@@ -308,6 +323,166 @@ function monitoringCheck(input: GateInput): CheckResult {
     };
   }
   return { id: 'monitoring', status: 'pass', reason: `every required metric has series in ${c.source}: ${names}`, figure: c.results.length, threshold: c.results.length };
+}
+
+/** "7m12s", "45s", "1h02m": a duration as people read it. */
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return s % 60 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${m}m`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** The seed's "rollback rehearsed in the previous environment, within the SLO": the newest
+ * rehearsal of any release of the service there (the rollback path is what is rehearsed, and
+ * a release already serving there cannot be rehearsed again), no older than `within`. */
+function rehearsalCheck(input: GateInput): CheckResult {
+  const rule = input.policy.rollbackRehearsal;
+  const id = 'rollback-rehearsal';
+  if (!rule) return { id, status: 'skipped', reason: 'the policy requires no rollback rehearsal' };
+  if (input.type === 'rollback') return { id, status: 'skipped', reason: 'a rollback is the real thing: no rehearsal needed' };
+  const { service } = input.release;
+  const slo = formatDuration(rule.sloSeconds * 1000);
+  const threshold = `≤ ${slo}, ≤ ${rule.maxAgeDays}d old`;
+  const again = `run \`shipgate rehearse ${service} <version> ${rule.environment}\``;
+  const r = input.rehearsal ?? null;
+  if (!r) {
+    return { id, status: 'fail', reason: `no rollback rehearsal of ${service} in ${rule.environment}; ${again} (the policy wants one no older than ${rule.maxAgeDays}d whose rollback took ≤ ${slo})`, figure: null, threshold };
+  }
+  const day = r.at.slice(0, 10);
+  const ageMs = input.now.getTime() - Date.parse(r.at);
+  const ageDays = Math.floor(ageMs / DAY);
+  const of = `the rehearsal of ${r.version} on ${day}`;
+  if (ageMs > rule.maxAgeDays * DAY) {
+    return { id, status: 'fail', reason: `the newest rollback rehearsal of ${service} in ${rule.environment} is ${ageDays} days old (${of}); the policy wants one within ${rule.maxAgeDays}d: ${again}`, figure: `${ageDays}d old`, threshold };
+  }
+  if (r.msToVerified === null || !r.ok) {
+    const problems = r.problems.length ? r.problems.join('; ') : 'the rollback did not finish';
+    return { id, status: 'fail', reason: `the rollback failed in ${of}: ${problems}; fix it and ${again}`, figure: null, threshold };
+  }
+  const took = formatDuration(r.msToVerified);
+  const expires = new Date(Date.parse(r.at) + rule.maxAgeDays * DAY).toISOString();
+  if (r.msToVerified > rule.sloSeconds * 1000) {
+    return { id, status: 'fail', reason: `rollback took ${took} in ${of} in ${rule.environment}; SLO ${slo}: make the rollback faster and ${again}`, figure: took, threshold };
+  }
+  return { id, status: 'pass', reason: `rollback took ${took} in ${of} in ${rule.environment}; SLO ${slo}; rehearse again before ${expires.slice(0, 10)}`, figure: took, threshold };
+}
+
+function probeSkip(input: GateInput, id: 'certificate' | 'security-headers'): CheckResult | { url: string } {
+  const rule = input.policy.security;
+  if (!rule) return { id, status: 'skipped', reason: 'the policy has no security section' };
+  const url = rule.urls[input.release.service];
+  if (!url) return { id, status: 'skipped', reason: `the policy's security section names no address for ${input.release.service}` };
+  return { url };
+}
+
+/** Unreachable or not asked yet: pending with the error, never a pass. */
+function probePending(id: 'certificate' | 'security-headers', url: string, probe: SecurityProbe | null): CheckResult | null {
+  if (!probe) return { id, status: 'pending', reason: `${url} has not been asked yet; asked at the next evaluation` };
+  if ('error' in probe) return { id, status: 'pending', reason: `could not reach ${url}: ${probe.error}; asked again at the next evaluation`, figure: null };
+  return null;
+}
+
+function certificateCheck(input: GateInput): CheckResult {
+  const id = 'certificate';
+  const skip = probeSkip(input, id);
+  if ('id' in skip) return skip;
+  const rule = input.policy.security!;
+  const probe = input.security ?? null;
+  const pending = probePending(id, skip.url, probe);
+  if (pending || !probe || 'error' in probe) return pending!;
+  const threshold = `≥ ${rule.minCertDays} days`;
+  const cert = probe.certificate;
+  if (!cert) return { id, status: 'fail', reason: `${skip.url} presented no certificate`, figure: null, threshold };
+  const expires = cert.validTo ? new Date(cert.validTo) : null;
+  const daysLeft = expires ? Math.floor((expires.getTime() - input.now.getTime()) / DAY) : null;
+  const until = expires ? `expires ${expires.toISOString().slice(0, 10)}, ${daysLeft} days left` : 'no expiry date';
+  if (!cert.trusted) {
+    const trust = rule.ca ? `the configured ca (${rule.ca}) or the system's CAs` : "the system's CAs (set security.ca for a private CA)";
+    return { id, status: 'fail', reason: `the certificate of ${skip.url} is not trusted (${cert.problem ?? 'unknown reason'}) by ${trust}; ${until}`, figure: daysLeft, threshold };
+  }
+  if (daysLeft === null || daysLeft < rule.minCertDays) {
+    return { id, status: 'fail', reason: `the certificate of ${skip.url} ${until}; the policy wants ≥ ${rule.minCertDays}: renew it`, figure: daysLeft, threshold };
+  }
+  return { id, status: 'pass', reason: `the certificate of ${skip.url} is trusted and ${until} (≥ ${rule.minCertDays})`, figure: daysLeft, threshold };
+}
+
+const HEADER_NAMES: Record<SecurityHeader, string> = {
+  hsts: 'Strict-Transport-Security',
+  csp: 'Content-Security-Policy',
+  x_frame_options: 'X-Frame-Options',
+};
+
+function securityHeadersCheck(input: GateInput): CheckResult {
+  const id = 'security-headers';
+  const skip = probeSkip(input, id);
+  if ('id' in skip) return skip;
+  const rule = input.policy.security!;
+  if (rule.require.length === 0) return { id, status: 'skipped', reason: 'the policy requires no security headers' };
+  const probe = input.security ?? null;
+  const pending = probePending(id, skip.url, probe);
+  if (pending || !probe || 'error' in probe) return pending!;
+  const h = probe.headers;
+  const problems: string[] = [];
+  const present: string[] = [];
+  for (const want of rule.require) {
+    if (want === 'hsts') {
+      if (!h.hsts) {
+        problems.push(`${HEADER_NAMES.hsts} missing`);
+        continue;
+      }
+      const m = /max-age\s*=\s*"?(\d+)"?/i.exec(h.hsts);
+      const maxAge = m ? Number(m[1]) : null;
+      if (maxAge === null || maxAge < rule.hstsMinMaxAgeSeconds) {
+        problems.push(`${HEADER_NAMES.hsts} max-age ${maxAge ?? 'absent'} < ${rule.hstsMinMaxAgeSeconds}`);
+      } else present.push(`${HEADER_NAMES.hsts} max-age=${maxAge}`);
+    } else if (want === 'csp') {
+      if (h.csp) present.push(HEADER_NAMES.csp);
+      else problems.push(`${HEADER_NAMES.csp} missing`);
+    } else {
+      // CSP frame-ancestors does what X-Frame-Options does, and browsers prefer it.
+      if (h.xFrameOptions) present.push(`${HEADER_NAMES.x_frame_options} ${h.xFrameOptions.slice(0, 40)}`);
+      else if (h.csp && /(^|;)\s*frame-ancestors\s/i.test(h.csp)) present.push(`${HEADER_NAMES.csp} frame-ancestors (for ${HEADER_NAMES.x_frame_options})`);
+      else problems.push(`${HEADER_NAMES.x_frame_options} missing (or CSP frame-ancestors)`);
+    }
+  }
+  const figure = `${present.length}/${rule.require.length}`;
+  const threshold = rule.require.map((r) => HEADER_NAMES[r]).join(', ');
+  if (problems.length) {
+    return { id, status: 'fail', reason: `${skip.url} (HTTP ${probe.status}): ${problems.join('; ')}; add the header(s) and the gate passes at its next evaluation`, figure, threshold };
+  }
+  return { id, status: 'pass', reason: `${skip.url} sends ${present.join(', ')}`, figure, threshold };
+}
+
+/** Critical drift between this environment's settings and the parity environment's fails
+ * (not final: change a setting, or allow it, and the next evaluation passes). */
+function parityCheck(input: GateInput): CheckResult {
+  const rule = input.policy.parity;
+  const id = 'parity';
+  if (!rule) return { id, status: 'skipped', reason: 'the policy compares no settings with another environment' };
+  if (input.type === 'rollback') return { id, status: 'skipped', reason: 'a rollback restores what ran here before' };
+  const p = input.parity ?? null;
+  if (!p) return { id, status: 'pending', reason: `the settings of ${input.environment} have not been compared with ${rule.against} yet` };
+  if (p.settings.length === 0) {
+    return { id, status: 'warn', reason: `neither ${p.from} nor ${p.to} declares settings (environments[].settings): nothing to compare`, figure: 0, threshold: '0 critical' };
+  }
+  const drift = p.settings.filter((s) => s.drift !== 'same' && !s.allowed);
+  const figure = `${p.critical.length} critical, ${p.drifted.length} other`;
+  if (p.critical.length) {
+    const named = p.settings.filter((s) => s.critical).map((s) => describeSetting(s, p.from, p.to));
+    return {
+      id,
+      status: 'fail',
+      reason: `critical drift from ${p.from}: ${named.join('; ')}; make them equal (or allow them in policy.parity.allow) and the gate passes at its next evaluation (\`shipgate parity ${p.from} ${p.to}\`)`,
+      figure,
+      threshold: '0 critical',
+    };
+  }
+  if (drift.length) {
+    return { id, status: 'warn', reason: `no critical drift from ${p.from}; other drift: ${drift.map((s) => describeSetting(s, p.from, p.to)).join('; ')}`, figure, threshold: '0 critical' };
+  }
+  return { id, status: 'pass', reason: `${p.settings.length} setting(s) match ${p.from}${p.settings.some((s) => s.allowed && s.drift !== 'same') ? ' (besides allowed differences)' : ''}`, figure, threshold: '0 critical' };
 }
 
 function rollbackTargetCheck(input: GateInput): CheckResult {

@@ -111,11 +111,66 @@ export interface Policy {
   /** Metrics that must exist in the environment's metrics source before a rollout starts
    * (monitoring coverage); empty: no such check. */
   monitoring: MonitoringRequirement[];
-  /** A rollback rehearsal the policy requires: in `environment` (default: the previous
-   * environment), no older than maxAgeDays, its rollback done within sloSeconds; null or
-   * absent: no such check. */
-  rollbackRehearsal?: { environment: string | null; maxAgeDays: number; sloSeconds: number } | null;
+  /** A rollback rehearsal the policy requires: of any release of the service, in
+   * `environment` (default: the previous environment), no older than maxAgeDays, its rollback
+   * verified within sloSeconds; null or absent: no such check. */
+  rollbackRehearsal?: { environment: string; maxAgeDays: number; sloSeconds: number } | null;
+  /** HTTP(S) checks of the service's address (certificate, headers); null or absent: none. */
+  security?: SecurityPolicy | null;
+  /** Settings drift against another environment; null or absent: no such check. */
+  parity?: ParityPolicy | null;
 }
+
+export type SecurityHeader = 'hsts' | 'csp' | 'x_frame_options';
+export const SECURITY_HEADERS: readonly SecurityHeader[] = ['hsts', 'csp', 'x_frame_options'];
+
+export interface SecurityPolicy {
+  /** The address to probe per service; a service absent here is not probed (check skipped). */
+  urls: Record<string, string>;
+  minCertDays: number;
+  require: SecurityHeader[];
+  /** Strict-Transport-Security max-age must be at least this many seconds. */
+  hstsMinMaxAgeSeconds: number;
+  timeoutMs: number;
+  /** Absolute path of a PEM CA bundle to trust besides the system's (private CAs); null: system only. */
+  ca: string | null;
+}
+
+export interface ParityPolicy {
+  /** The environment this one is compared with (default: the previous environment). */
+  against: string;
+  /** Settings (glob patterns, `*` any run of characters) that may differ without a word. */
+  allow: string[];
+  /** Settings whose drift fails the gate: patterns, or every setting not allowed. */
+  critical: string[] | 'all_except_allowed';
+}
+
+/** A rollback rehearsal as recorded in the audit log (rehearsal.completed), reduced to what
+ * the gate reads. */
+export interface RehearsalFact {
+  service: string;
+  version: string;
+  environment: string;
+  /** When it was recorded (its audit event's time). */
+  at: string;
+  ok: boolean;
+  /** Rollback decision → stable verified, in ms; null when the rollback did not finish. */
+  msToVerified: number | null;
+  problems: string[];
+}
+
+/** What one HTTPS request to a service's address showed, the last time it was made. */
+export type SecurityProbe =
+  | { at: string; url: string; error: string }
+  | {
+      at: string;
+      url: string;
+      status: number;
+      /** The certificate the server presented; trusted: it chains to a trusted CA and names the host. */
+      certificate: { trusted: boolean; problem: string | null; validTo: string | null; subject: string | null; issuer: string | null } | null;
+      /** Response headers, lower-case names, as received (null: absent). */
+      headers: { hsts: string | null; csp: string | null; xFrameOptions: string | null };
+    };
 
 /** A metric the policy requires: a standard one (requests, errors, latency) the source knows
  * how to ask for, or a named one with its own query (a business metric). */
@@ -143,6 +198,10 @@ export type CheckId =
   | 'rollback-target'
   | 'checklist'
   | 'monitoring'
+  | 'rollback-rehearsal'
+  | 'certificate'
+  | 'security-headers'
+  | 'parity'
   | 'approvals';
 
 /** One gate condition, with its why. */

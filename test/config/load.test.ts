@@ -265,6 +265,54 @@ describe('config: mistakes are named at file:line:column', () => {
     expectError(monitored.replace('      min_step: 1m\n', '      metrics: { source: graphite }\n      min_step: 1m\n'), 26, 26, 'environments[production].rollout.metrics.source: expected "prometheus"');
   });
 
+  test('rollback_rehearsal, security and parity: defaults filled, settings resolved', () => {
+    const text = BASE.replace('      auto_approve: true\n', '      auto_approve: true\n    settings:\n      DB_URL: postgres://staging\n      REPLICAS: 2\n      API_KEY: { secret_env: STAGING_API_KEY }\n      TLS_KEY: { file: secrets/tls.key }\n').concat(
+      '      rollback_rehearsal: {}\n      security: { url: "https://{service}.example.com/health" }\n      parity: { allow: [DB_URL, REPLICAS] }\n',
+    );
+    const cfg = parseConfig(text, '/etc/shipgate/shipgate.yaml');
+    const prod = cfg.environments[1].policy;
+    assert.deepEqual(prod.rollbackRehearsal, { environment: 'staging', maxAgeDays: 7, sloSeconds: 300 });
+    assert.deepEqual(prod.security, {
+      urls: { web: 'https://web.example.com/health' },
+      minCertDays: 14,
+      require: ['hsts', 'csp', 'x_frame_options'],
+      hstsMinMaxAgeSeconds: 180 * 86_400,
+      timeoutMs: 5000,
+      ca: null,
+    });
+    assert.deepEqual(prod.parity, { against: 'staging', allow: ['DB_URL', 'REPLICAS'], critical: 'all_except_allowed' });
+    assert.deepEqual(cfg.environments[0].settings, {
+      DB_URL: { value: 'postgres://staging' },
+      REPLICAS: { value: '2' },
+      API_KEY: { secretEnv: 'STAGING_API_KEY' },
+      TLS_KEY: { file: '/etc/shipgate/secrets/tls.key' },
+    });
+    assert.equal(cfg.environments[0].policy.rollbackRehearsal, null);
+    assert.equal(cfg.environments[0].policy.security, null);
+    assert.equal(cfg.environments[0].policy.parity, null);
+    const explicit = parseConfig(BASE.concat('      rollback_rehearsal: { environment: staging, within: 14d, slo: 2m30s }\n      security: { url: { web: "https://w.example.com" }, min_cert_days: 30, require: [hsts], timeout: 2s }\n      parity: { against: staging, critical: [FEATURE_*] }\n'), '/etc/shipgate.yaml').environments[1].policy;
+    assert.deepEqual(explicit.rollbackRehearsal, { environment: 'staging', maxAgeDays: 14, sloSeconds: 150 });
+    assert.deepEqual([explicit.security?.urls, explicit.security?.minCertDays, explicit.security?.require, explicit.security?.timeoutMs], [{ web: 'https://w.example.com' }, 30, ['hsts'], 2000]);
+    assert.deepEqual(explicit.parity?.critical, ['FEATURE_*']);
+    const schema = JSON.stringify(configJsonSchema());
+    for (const words of ['require a rollback rehearsal', 'HTTPS checks of each service', "compare this environment's settings", 'secrets are compared by sha256']) assert.ok(schema.includes(words), words);
+  });
+
+  test('rollback_rehearsal, security, parity and settings mistakes are named at file:line:column', () => {
+    expectError(BASE.concat('      rollback_rehearsal: { environment: qa }\n'), 18, 42, 'environments[production].policy.rollback_rehearsal.environment: unknown environment \'qa\'; environments are: staging, production');
+    expectError(BASE.concat('      rollback_rehearsal: { slo: 5 minutes }\n'), 18, 34, 'environments[production].policy.rollback_rehearsal.slo: expected a duration');
+    expectError(BASE.concat('      rollback_rehearsal: { within: 2h }\n'), 18, 37, 'within counts whole days: at least 1d');
+    expectError(BASE.replace('      auto_approve: true\n', '      auto_approve: true\n      parity: {}\n'), 14, 15, 'environments[staging].policy.parity: staging is the first environment, so there is no previous one to default to');
+    expectError(BASE.concat('      parity: { against: production }\n'), 18, 26, 'production cannot be compared with itself');
+    expectError(BASE.concat('      parity: { critical: some }\n'), 18, 27, 'environments[production].policy.parity.critical');
+    expectError(BASE.concat('      security: { url: "http://web.example.com" }\n'), 18, 24, 'environments[production].policy.security.url');
+    expectError(BASE.concat('      security: { url: { api: "https://api.example.com" } }\n'), 18, 26, "environments[production].policy.security.url.api: unknown service 'api'; services are: web");
+    expectError(BASE.concat('      security: { url: "https://w.example.com", require: [hsts, cookies] }\n'), 18, 65, 'expected one of "hsts", "csp", "x_frame_options"');
+    expectError(BASE.concat('      security: { url: "https://w.example.com", ca: nowhere/ca.pem }\n'), 18, 53, 'no such file: /etc/nowhere/ca.pem');
+    expectError(BASE.replace('      auto_approve: true\n', '      auto_approve: true\n    settings:\n      API_KEY: { secret_env: "not a var" }\n'), 15, 30, 'environments[staging].settings.API_KEY.secret_env: expected an environment variable name');
+    expectError(BASE.replace('      auto_approve: true\n', '      auto_approve: true\n    settings:\n      API_KEY: { value: x }\n'), 15, 16, 'environments[staging].settings.API_KEY: expected a plain value, { secret_env: VAR } or { file: path }');
+  });
+
   test('duplicate names', () => {
     expectError(BASE.replace('  - name: production\n', '  - name: staging\n'), 14, 5, "environments[staging]: duplicate environment 'staging'");
   });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { evaluateGate, type GateInput } from '../../src/domain/gate.js';
+import { compareParity, type SettingFact } from '../../src/domain/parity.js';
 import type { CheckResult } from '../../src/domain/types.js';
 import { approval, productionPolicy, release, scan, testReport, verified } from '../support/fixtures.js';
 
@@ -279,5 +280,170 @@ describe('monitoring coverage (the seeds\' "monitoring gap → FAIL")', () => {
     const down = evaluateGate(input({ policy, approvals: approved, coverage: { at, source: 'prometheus', error: 'connect ECONNREFUSED 127.0.0.1:9090' } }));
     assert.equal(check(down, 'monitoring').status, 'pending');
     assert.match(check(down, 'monitoring').reason, /could not ask the prometheus metrics source for requests, conversion: connect ECONNREFUSED/);
+  });
+});
+
+describe('rollback rehearsal: recent and within the SLO', () => {
+  const rule = { environment: 'staging', maxAgeDays: 7, sloSeconds: 300 };
+  const rehearsal = (over: Partial<NonNullable<GateInput['rehearsal']>> = {}): NonNullable<GateInput['rehearsal']> => ({
+    service: 'web',
+    version: '1.4.0',
+    environment: 'staging',
+    at: '2026-11-20T10:00:00.000Z',
+    ok: true,
+    msToVerified: 95_000,
+    problems: [],
+    ...over,
+  });
+  const withRule = (over: Partial<GateInput> = {}) => input({ policy: productionPolicy({ rollbackRehearsal: rule }), approvals: approved, ...over });
+
+  test('not listed when the policy does not ask for one', () => {
+    assert.equal(evaluateGate(input({ approvals: approved })).checks.some((c) => c.id === 'rollback-rehearsal'), false);
+  });
+
+  test('missing: fails, not for good, and says the command to run', () => {
+    const r = evaluateGate(withRule());
+    const c = check(r, 'rollback-rehearsal');
+    assert.equal(c.status, 'fail');
+    assert.notEqual(c.final, true);
+    assert.match(c.reason, /^no rollback rehearsal of web in staging; run `shipgate rehearse web <version> staging`/);
+    assert.equal(r.outcome, 'blocked');
+  });
+
+  test('within the SLO and recent: passes with the figure and when to rehearse again', () => {
+    const c = check(evaluateGate(withRule({ rehearsal: rehearsal() })), 'rollback-rehearsal');
+    assert.equal(c.status, 'pass');
+    assert.equal(c.figure, '1m35s');
+    assert.match(c.reason, /rollback took 1m35s in the rehearsal of 1\.4\.0 on 2026-11-20 in staging; SLO 5m; rehearse again before 2026-11-27/);
+  });
+
+  test('slower than the SLO: fails with the figure', () => {
+    const c = check(evaluateGate(withRule({ rehearsal: rehearsal({ msToVerified: 432_000 }) })), 'rollback-rehearsal');
+    assert.equal(c.status, 'fail');
+    assert.equal(c.figure, '7m12s');
+    assert.match(c.reason, /^rollback took 7m12s in the rehearsal of 1\.4\.0 on 2026-11-20 in staging; SLO 5m/);
+  });
+
+  test('older than `within`: fails with its age', () => {
+    const c = check(evaluateGate(withRule({ rehearsal: rehearsal({ at: '2026-11-10T09:00:00.000Z' }) })), 'rollback-rehearsal');
+    assert.equal(c.status, 'fail');
+    assert.equal(c.figure, '14d old');
+    assert.match(c.reason, /is 14 days old .*within 7d/);
+  });
+
+  test('a rehearsal whose rollback failed fails with its problems', () => {
+    const c = check(evaluateGate(withRule({ rehearsal: rehearsal({ ok: false, msToVerified: null, problems: ['rollback: stable not running'] }) })), 'rollback-rehearsal');
+    assert.equal(c.status, 'fail');
+    assert.match(c.reason, /rollback failed .*stable not running/);
+  });
+
+  test('a rollback deployment needs no rehearsal', () => {
+    const r = evaluateGate(withRule({ type: 'rollback', releaseRanHereBefore: true }));
+    assert.equal(check(r, 'rollback-rehearsal').status, 'skipped');
+  });
+});
+
+describe('security posture: certificate and headers of the service address', () => {
+  const security = { urls: { web: 'https://web.example.test' } as Record<string, string>, minCertDays: 14, require: ['hsts', 'csp', 'x_frame_options'] as ('hsts' | 'csp' | 'x_frame_options')[], hstsMinMaxAgeSeconds: 15_552_000, timeoutMs: 5000, ca: null };
+  const good = {
+    at: '2026-11-24T13:27:00.000Z',
+    url: 'https://web.example.test',
+    status: 200,
+    certificate: { trusted: true, problem: null, validTo: '2027-02-01T00:00:00.000Z', subject: 'web.example.test', issuer: 'Example CA' },
+    headers: { hsts: 'max-age=31536000; includeSubDomains', csp: "default-src 'self'", xFrameOptions: 'DENY' },
+  };
+  const withProbe = (probe: GateInput['security'], over: Partial<typeof security> = {}) =>
+    evaluateGate(input({ policy: productionPolicy({ security: { ...security, ...over } }), approvals: approved, security: probe }));
+
+  test('a trusted certificate with time left and every header: passes with the figures', () => {
+    const r = withProbe(good);
+    const cert = check(r, 'certificate');
+    assert.equal(cert.status, 'pass');
+    assert.equal(cert.figure, 68);
+    assert.match(cert.reason, /expires 2027-02-01, 68 days left/);
+    const h = check(r, 'security-headers');
+    assert.equal(h.status, 'pass');
+    assert.equal(h.figure, '3/3');
+    assert.equal(r.outcome, 'pass');
+  });
+
+  test('a certificate expiring within min_cert_days fails with its expiry and days left', () => {
+    const c = check(withProbe({ ...good, certificate: { ...good.certificate, validTo: '2026-11-27T12:00:00.000Z' } }), 'certificate');
+    assert.equal(c.status, 'fail');
+    assert.equal(c.figure, 2);
+    assert.match(c.reason, /expires 2026-11-27, 2 days left; the policy wants ≥ 14/);
+  });
+
+  test('an untrusted certificate fails and says how to trust a private CA', () => {
+    const c = check(withProbe({ ...good, certificate: { ...good.certificate, trusted: false, problem: 'DEPTH_ZERO_SELF_SIGNED_CERT' } }), 'certificate');
+    assert.equal(c.status, 'fail');
+    assert.match(c.reason, /not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\).*security\.ca/);
+  });
+
+  test('each missing header is named; a short HSTS max-age says the minimum', () => {
+    const c = check(withProbe({ ...good, headers: { hsts: 'max-age=300', csp: null, xFrameOptions: null } }), 'security-headers');
+    assert.equal(c.status, 'fail');
+    assert.equal(c.figure, '0/3');
+    assert.match(c.reason, /Strict-Transport-Security max-age 300 < 15552000; Content-Security-Policy missing; X-Frame-Options missing/);
+  });
+
+  test('CSP frame-ancestors stands in for X-Frame-Options', () => {
+    const c = check(withProbe({ ...good, headers: { ...good.headers, csp: "default-src 'self'; frame-ancestors 'none'", xFrameOptions: null } }), 'security-headers');
+    assert.equal(c.status, 'pass');
+  });
+
+  test('an unreachable address is pending with the error, never a pass', () => {
+    const r = withProbe({ at: good.at, url: good.url, error: 'connect ECONNREFUSED 127.0.0.1:443' });
+    for (const id of ['certificate', 'security-headers']) {
+      const c = check(r, id);
+      assert.equal(c.status, 'pending');
+      assert.match(c.reason, /could not reach https:\/\/web\.example\.test: connect ECONNREFUSED/);
+    }
+    assert.equal(r.outcome, 'blocked');
+  });
+
+  test('a service without an address is skipped', () => {
+    assert.equal(check(withProbe(null, { urls: { api: 'https://api.example.test' } }), 'certificate').status, 'skipped');
+  });
+});
+
+describe('parity: critical drift from the parity environment', () => {
+  const parity = { against: 'staging', allow: ['DB_URL'], critical: ['FEATURE_*'] as string[] | 'all_except_allowed' };
+  const report = (fromSettings: Record<string, SettingFact>, toSettings: Record<string, SettingFact>, policy = parity) =>
+    compareParity({ from: 'staging', to: 'production', fromSettings, toSettings, policy });
+  const withReport = (p: ReturnType<typeof report> | null, policy = parity) => evaluateGate(input({ policy: productionPolicy({ parity: policy }), approvals: approved, parity: p }));
+  const plain = (value: string): SettingFact => ({ kind: 'plain', value });
+  const secret = (sha256: string): SettingFact => ({ kind: 'secret', source: 'env API_KEY', sha256, problem: null });
+
+  test('critical drift fails naming the settings; a secret says only that it differs', () => {
+    const r = withReport(report({ FEATURE_X: plain('on'), FEATURE_KEY: secret('a'.repeat(64)), DB_URL: plain('s') }, { FEATURE_X: plain('off'), FEATURE_KEY: secret('b'.repeat(64)), DB_URL: plain('p') }));
+    const c = check(r, 'parity');
+    assert.equal(c.status, 'fail');
+    assert.notEqual(c.final, true);
+    assert.match(c.reason, /FEATURE_KEY: differs \(secret; values not shown\); FEATURE_X: differs \(staging "on", production "off"\)/);
+    assert.doesNotMatch(c.reason, /aaaa|bbbb|DB_URL/);
+    assert.equal(r.outcome, 'blocked');
+  });
+
+  test('drift that is neither allowed nor critical warns; allowed drift passes', () => {
+    assert.equal(check(withReport(report({ LOG_LEVEL: plain('debug') }, { LOG_LEVEL: plain('info') })), 'parity').status, 'warn');
+    assert.equal(check(withReport(report({ DB_URL: plain('s') }, { DB_URL: plain('p') })), 'parity').status, 'pass');
+  });
+
+  test('all_except_allowed makes any other drift critical, a setting missing on one side too', () => {
+    const policy = { ...parity, critical: 'all_except_allowed' as const };
+    const c = check(withReport(report({ LOG_LEVEL: plain('debug') }, {}, policy), policy), 'parity');
+    assert.equal(c.status, 'fail');
+    assert.match(c.reason, /LOG_LEVEL: set in staging only/);
+  });
+
+  test('no settings declared on either side: warns that nothing was compared', () => {
+    const c = check(withReport(report({}, {})), 'parity');
+    assert.equal(c.status, 'warn');
+    assert.match(c.reason, /neither staging nor production declares settings/);
+  });
+
+  test('not compared yet: pending', () => {
+    assert.equal(check(withReport(null), 'parity').status, 'pending');
   });
 });

@@ -12,7 +12,10 @@ import { type Actor, SYSTEM } from '../access/actor.js';
 import { deploymentSubject, record } from '../audit/record.js';
 import type { Directory } from '../directory.js';
 import { releaseById } from '../releases/service.js';
+import { settingsParity } from '../parity/service.js';
 import type { CoverageService } from './coverage.js';
+import { latestRehearsal } from './rehearsals.js';
+import { SecurityService } from './security.js';
 
 export interface GateFacts {
   release: Release;
@@ -32,17 +35,36 @@ export class Lifecycle {
     readonly now: () => Date,
     /** The metrics sources' answers on required metrics; absent: nothing to ask (tests, no rollouts). */
     readonly coverage: CoverageService | null = null,
+    /** The services' addresses as last requested (certificate, headers): policy.security. */
+    readonly security: SecurityService = new SecurityService(directory, now),
   ) {}
 
+  /**
+   * Asks what the gate reads from the network — the metrics source (monitoring), the
+   * service's address (security) — outside any transaction; the gate reads the answers kept.
+   * `fresh`: ask even if the kept answer is recent (a person's refresh, a rollout's start).
+   */
+  async probe(d: { service: string; environment: string; canaryVersion: string; stableVersion: string | null }, fresh = false): Promise<void> {
+    await Promise.all([this.coverage?.ensure(d, { fresh }), this.security.ensure(d, { fresh })]);
+  }
+
+  /** True when the environment's policy has checks that need `probe` before an evaluation. */
+  probes(environment: string): boolean {
+    const policy = this.directory.policy(environment);
+    return policy.monitoring.length > 0 || Boolean(policy.security);
+  }
+
   async evaluate(q: Stores, f: GateFacts): Promise<GateResult> {
-    const [verifications, ranBefore] = await Promise.all([
+    const policy = this.directory.policy(f.environment);
+    const [verifications, ranBefore, rehearsal] = await Promise.all([
       q.releases.verifications(f.release.id),
       f.type === 'rollback' ? q.deployments.succeededWith(f.release.id, f.environment) : Promise.resolve(false),
+      policy.rollbackRehearsal && f.type !== 'rollback' ? latestRehearsal(q, f.release.service, policy.rollbackRehearsal.environment) : Promise.resolve(null),
     ]);
     return evaluateGate({
       now: this.now(),
       environment: f.environment,
-      policy: this.directory.policy(f.environment),
+      policy,
       release: f.release,
       type: f.type,
       incident: f.incident,
@@ -54,6 +76,10 @@ export class Lifecycle {
       approvals: f.approvals,
       ticks: f.ticks,
       coverage: this.coverage?.last(f.release.service, f.environment, f.previousRelease?.version ?? null) ?? null,
+      rehearsal,
+      security: policy.security ? this.security.last(f.release.service, f.environment) : null,
+      // Settings are declared in the config (secrets read here and hashed): no network call.
+      parity: policy.parity && f.type !== 'rollback' ? settingsParity(this.directory.config, policy.parity.against, f.environment) : null,
     });
   }
 

@@ -78,7 +78,7 @@ export class DeploymentService {
     if (r.type === 'hotfix' && policy.emergency.approvals.length === 0) {
       throw new InputError(`${r.environment} has no emergency approvers configured, so hotfixes cannot be requested there`);
     }
-    if (policy.monitoring.length) await this.askCoverage(r.service, r.environment, r.version, await this.currentRelease(r.service, r.environment));
+    if (this.lifecycle.probes(r.environment)) await this.askCoverage(r.service, r.environment, r.version, await this.currentRelease(r.service, r.environment));
     const id = await this.store.transaction(async (tx) => {
       const open = await tx.deployments.findOpen(r.service, r.environment);
       if (open) {
@@ -130,10 +130,10 @@ export class DeploymentService {
   /** Re-runs the gate of one open deployment now (soak passed, window opened, approvals lapsed...). */
   async refresh(actor: Actor, id: number, opts: { freshCoverage?: boolean } = {}): Promise<Gated> {
     this.directory.assertUser(actor);
-    // Only where a policy requires metrics: otherwise a refresh reads nothing more than before.
-    if (this.directory.config.environments.some((e) => e.policy.monitoring.length)) {
+    // Only where a policy requires metrics or security checks: otherwise a refresh reads nothing more than before.
+    if (this.directory.config.environments.some((e) => this.lifecycle.probes(e.name))) {
       const before = await deploymentById(this.store, id);
-      if (GATE_STATES.includes(before.state) && this.directory.policy(before.environment).monitoring.length) {
+      if (GATE_STATES.includes(before.state) && this.lifecycle.probes(before.environment)) {
         await this.askCoverage(before.service, before.environment, before.version, await this.currentRelease(before.service, before.environment), opts.freshCoverage);
       }
     }
@@ -266,10 +266,11 @@ export class DeploymentService {
   }
 
   /** The release serving in an environment now (its last succeeded deployment), or null. */
-  /** Asks the environment's metrics source for the policy's required metrics (outside any
-   * transaction: it is a network call); the gate reads the answer. */
+  /** Asks the environment's metrics source for the policy's required metrics and the service's
+   * address for its security posture (outside any transaction: network calls); the gate reads
+   * the answers. */
   private async askCoverage(service: string, environment: string, version: string, previous: Release | null, fresh = false): Promise<void> {
-    await this.lifecycle.coverage?.ensure({ service, environment, canaryVersion: version, stableVersion: previous?.version ?? null }, { fresh });
+    await this.lifecycle.probe({ service, environment, canaryVersion: version, stableVersion: previous?.version ?? null }, fresh);
   }
 
   async currentRelease(service: string, environment: string, q: Stores = this.store): Promise<Release | null> {
