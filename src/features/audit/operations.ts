@@ -1,5 +1,6 @@
 // The audit log over HTTP (and the CLI's `audit` commands): pages of events, the chain
-// verified, and the whole log streamed as JSON lines.
+// verified, the whole log streamed as JSON lines, and a signed checkpoint of the head made on
+// demand with the server's evidence key (features/evidence/checkpoint.ts).
 import { z } from 'zod';
 import { operation } from '../../server/operation.js';
 import { count, MAX_ID } from '../../server/schemas.js';
@@ -45,4 +46,19 @@ export const exportAudit = operation({
   },
 });
 
-export const auditOperations = [auditEvents, verifyAudit, auditHead, exportAudit];
+export const auditCheckpoint = operation({
+  method: 'POST',
+  path: '/api/v1/audit/checkpoints',
+  summary: "Sign a checkpoint of the chain's head with the server's evidence key; records audit.checkpoint",
+  permission: 'user',
+  status: 201,
+  async handle({ actor }, sg) {
+    sg.directory.assertUser(actor);
+    const { requireSigningKey } = await import('../evidence/keys.js');
+    const { makeCheckpoint } = await import('../evidence/checkpoint.js');
+    const key = requireSigningKey(sg.config.evidence, process.env);
+    return makeCheckpoint(sg, actor, key);
+  },
+});
+
+export const auditOperations = [auditEvents, verifyAudit, auditHead, exportAudit, auditCheckpoint];
