@@ -4,6 +4,7 @@
 // one more producer appended to ARTIFACT_PRODUCERS; the manifest and the signature cover it
 // without further change.
 import type { RolloutRecord } from '../../domain/rollout.js';
+import type { ParityReport } from '../../domain/parity.js';
 import type { Deployment, Policy } from '../../domain/types.js';
 import type { AuditEvent, VerifyResult } from '../audit/chain.js';
 import type { DeploymentView } from '../deployments/service.js';
@@ -32,6 +33,9 @@ export interface EvidenceSource {
   chain: VerifyResult;
   /** A signed checkpoint of `head`. */
   checkpoint: Envelope;
+  /** Settings and running versions of the previous environment against this one; null when
+   * there is no previous environment. Secrets appear only as same / differs. */
+  parity: ParityReport | null;
   /** When the package was made. */
   at: Date;
 }
@@ -162,10 +166,28 @@ const auditCheckpoint: ArtifactProducer = (src) => json('audit-checkpoint.json',
 /** What `audit verify` said of the whole chain when the package was made. */
 const auditVerification: ArtifactProducer = (src) => json('audit-verification.json', { head: src.head, result: src.chain });
 
+const stagingParity: ArtifactProducer = (src) =>
+  src.parity ? json('staging-parity-report.json', src.parity) : null;
+
+/** Every run of the service's migration for this release: in the previous environment, here, and
+ * in the rehearsal (its report's migration figures). */
+const migrationStatus: ArtifactProducer = (src) => {
+  const subjects = [`deployment:${src.view.deployment.id}`, ...src.previousDeployments.map((d) => `deployment:${d.id}`)];
+  const runs = subjects.flatMap((s) => eventsOf(src, s)).filter((e) => e.action === 'migration.ran');
+  const rehearsed = (src.rehearsal?.data as { migration?: unknown } | undefined)?.migration ?? null;
+  if (runs.length === 0 && rehearsed === null) return null;
+  return json('migration-status.json', {
+    runs: runs.map((e) => ({ seq: e.seq, at: e.at, subject: e.subject, ...(e.data as object) })),
+    rehearsal: rehearsed,
+  });
+};
+
 export const ARTIFACT_PRODUCERS: ArtifactProducer[] = [
   deployment,
   intakeValidation,
   stagingRunLog,
+  stagingParity,
+  migrationStatus,
   smokeAndTests,
   rollbackVerification,
   securityCompliance,

@@ -95,10 +95,14 @@ describe('evidence package of a real deployment (SQLite file)', () => {
       'security-compliance.json',
       'smoke-and-test-results.json',
       'staging-deployment-log.json',
+      'staging-parity-report.json',
     ].sort());
     const read = (name: string) => JSON.parse(Buffer.from(files.get(name)!).toString('utf8'));
     const manifest = read(MANIFEST_FILE);
-    assert.equal(manifest.files.length, 11);
+    assert.equal(manifest.files.length, 12);
+    const parity = read('staging-parity-report.json');
+    assert.deepEqual([parity.from, parity.to], ['staging', 'production'], 'the staging parity report compares the environment the release came from');
+    assert.ok(Array.isArray(parity.versions) && parity.versions.length === 1, 'with the running versions of the service');
     for (const f of manifest.files) assert.equal(f.sha256, sha256Hex(files.get(f.name)!), `${f.name} is listed with its sha256`);
 
     const approvals = read('readiness-approval.json').approvals;
@@ -144,7 +148,7 @@ describe('evidence package of a real deployment (SQLite file)', () => {
     // Exporting was audited, with the manifest's digest and the key.
     const exported = (await sg.audit.events({ subject: `deployment:${id}`, limit: 1000 })).filter((e) => e.action === 'evidence.exported');
     assert.equal(exported.length, 1);
-    assert.deepEqual(exported[0].data, { sha256: sha256Hex(files.get(MANIFEST_FILE)!), files: 11, keyId: pub.keyId, via: 'token' });
+    assert.deepEqual(exported[0].data, { sha256: sha256Hex(files.get(MANIFEST_FILE)!), files: 12, keyId: pub.keyId, via: 'token' });
     assert.equal(exported[0].actor, 'gina');
   });
 
@@ -251,6 +255,6 @@ describe('evidence package of a real deployment (SQLite file)', () => {
     await assert.rejects(exportEvidence(sg, as('gina'), 9999, key), /9999/);
     assert.equal((await sg.audit.head()).seq, before);
     assert.ok(ARTIFACT_PRODUCERS.length >= 10);
-    assert.ok((await exportEvidence(sg, SYSTEM, id, key)).files === 11);
+    assert.ok((await exportEvidence(sg, SYSTEM, id, key)).files === 12);
   });
 });
