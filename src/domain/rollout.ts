@@ -37,6 +37,7 @@ export const DEFAULT_PLAN: RolloutPlan = {
 };
 
 export type RolloutPhase =
+  | 'migrate' // run the service's migration up, before any canary
   | 'deploy' // start the canary, no traffic yet
   | 'weight' // set the weight of the current step
   | 'smoke' // smoke tests against the canary at this weight
@@ -46,6 +47,7 @@ export type RolloutPhase =
   | 'post_deploy' // verification at +0, +5, +30 min
   | 'finalize' // retire the old version
   | 'rollback' // traffic back to stable, then verify
+  | 'migrate_down' // undo the migration: after a failed up, or once traffic is back on stable
   | 'done';
 
 export interface SmokeOutcome {
@@ -83,8 +85,37 @@ export interface RollbackRecord {
   detail: string | null;
 }
 
+/** One run of the migration, written before the command starts and completed after it. */
+export interface MigrationRunRecord {
+  direction: 'up' | 'down';
+  /** 1 for the first run of this direction, 2 after an interrupted one, ... */
+  attempt: number;
+  startedAt: string;
+  /** Null while it runs, and forever for a run the controller was killed during. */
+  endedAt: string | null;
+  ok: boolean | null;
+  durationMs: number | null;
+  countBefore: number | null;
+  countAfter: number | null;
+  error: string | null;
+}
+
+/** The service's migration in this rollout (absent when it declares none). */
+export interface MigrationRecord {
+  /** Whether a down command was declared when the rollout started. */
+  hasDown: boolean;
+  runs: MigrationRunRecord[];
+  /** Why the rollout was blocked before any canary (the up failed): the deployment fails. */
+  blocked: string | null;
+}
+
+/** A run interrupted this many times (the controller killed while it ran) is not tried again. */
+export const MIGRATION_ATTEMPTS = 3;
+
 export interface RolloutRecord {
   plan: RolloutPlan;
+  /** The migration run before the canary, when the service declares one. */
+  migration?: MigrationRecord | null;
   phase: RolloutPhase;
   /** Index into plan.steps of the current step. */
   step: number;
@@ -122,6 +153,8 @@ export interface Observed {
 }
 
 export type RolloutAction =
+  | { kind: 'migrate'; direction: 'up' | 'down'; attempt: number }
+  | { kind: 'migration_interrupted'; direction: 'up' | 'down'; reason: string }
   | { kind: 'deploy' }
   | { kind: 'set_weight'; weight: number }
   | { kind: 'smoke' }
@@ -138,6 +171,7 @@ export type RolloutAction =
 
 /** What an action found: each I/O action reports its own. */
 export type ActionOutcome =
+  | { kind: 'migrate'; environment: string; ok: boolean; durationMs: number; countBefore: number | null; countAfter: number | null; error: string | null }
   | { kind: 'deploy' }
   | { kind: 'set_weight'; cursor: string | null }
   | { kind: 'smoke'; results: SmokeOutcome[]; canaryKnown: boolean }
@@ -162,6 +196,8 @@ const WATCHED: ReadonlySet<RolloutPhase> = new Set(['smoke', 'analyse', 'paused'
 export function nextAction(rec: RolloutRecord, seen: Observed, now: Date): RolloutAction {
   if (rec.phase === 'rollback') return { kind: 'rollback' };
   if (rec.phase === 'done') return { kind: 'done' };
+  // Undoing the migration is the way to safety already under way: a person's abort adds nothing.
+  if (rec.phase === 'migrate_down') return migrationRun(rec, 'down');
   if (rec.request === 'abort') {
     return { kind: 'start_rollback', trigger: 'manual', reason: `rollback requested by ${rec.requestedBy ?? 'a person'}${rec.requestReason ? `: ${rec.requestReason}` : ''}` };
   }
@@ -170,6 +206,8 @@ export function nextAction(rec: RolloutRecord, seen: Observed, now: Date): Rollo
     return { kind: 'start_rollback', trigger: 'crash', reason: `the canary (${seen.version}) is not running any more` };
   }
   switch (rec.phase) {
+    case 'migrate':
+      return migrationRun(rec, 'up');
     case 'deploy':
       return { kind: 'deploy' };
     case 'weight':
@@ -195,6 +233,29 @@ export function nextAction(rec: RolloutRecord, seen: Observed, now: Date): Rollo
   }
 }
 
+/**
+ * The run to do next in `direction`. A run the record shows started but never ended was
+ * interrupted (the controller was killed while it ran): it is run again, since up and down must
+ * be idempotent, unless it was interrupted MIGRATION_ATTEMPTS times already.
+ */
+function migrationRun(rec: RolloutRecord, direction: 'up' | 'down'): RolloutAction {
+  const runs = (rec.migration?.runs ?? []).filter((r) => r.direction === direction);
+  const last = runs.at(-1);
+  if (last && last.endedAt === null && last.attempt >= MIGRATION_ATTEMPTS) {
+    return { kind: 'migration_interrupted', direction, reason: `the migration ${direction} was interrupted ${last.attempt} times (the controller stopped while it ran); not run again` };
+  }
+  return { kind: 'migrate', direction, attempt: (last?.attempt ?? 0) + 1 };
+}
+
+/** The record as it is written just before a migration command starts: a restart then knows
+ * the command may have run, in part. */
+export function migrationStarted(rec: RolloutRecord, action: Extract<RolloutAction, { kind: 'migrate' }>, now: Date): RolloutRecord {
+  const next = structuredClone(rec);
+  next.migration ??= { hasDown: false, runs: [], blocked: null };
+  next.migration.runs.push({ direction: action.direction, attempt: action.attempt, startedAt: now.toISOString(), endedAt: null, ok: null, durationMs: null, countBefore: null, countAfter: null, error: null });
+  return next;
+}
+
 /** The next record, the audit event that goes with it, and what to tell the user. */
 export interface Advance {
   record: RolloutRecord;
@@ -215,13 +276,18 @@ export type RolloutEventAction =
   | 'rollout.succeeded'
   | 'rollout.rollback_decided'
   | 'rollout.rolled_back'
-  | 'rollout.rollback_failed';
+  | 'rollout.rollback_failed'
+  | 'migration.ran';
 
 export function advance(prev: RolloutRecord, action: RolloutAction, outcome: ActionOutcome, now: Date, version: string): Advance {
   const rec: RolloutRecord = structuredClone(prev);
   const plan = rec.plan;
   const at = now.toISOString();
   switch (action.kind) {
+    case 'migrate':
+      return migrated(rec, action, outcome as Extract<ActionOutcome, { kind: 'migrate' }>, now, version);
+    case 'migration_interrupted':
+      return migrationGaveUp(rec, action.direction, action.reason, at);
     case 'deploy':
       rec.phase = 'weight';
       return { record: rec, message: `canary ${version} deployed, no traffic yet`, event: { action: 'rollout.deployed', data: { version } }, acted: true };
@@ -297,6 +363,71 @@ export function advance(prev: RolloutRecord, action: RolloutAction, outcome: Act
   }
 }
 
+function migrated(rec: RolloutRecord, action: Extract<RolloutAction, { kind: 'migrate' }>, o: Extract<ActionOutcome, { kind: 'migrate' }>, now: Date, version: string): Advance {
+  const m = (rec.migration ??= { hasDown: false, runs: [], blocked: null });
+  let run = m.runs.at(-1);
+  if (!run || run.direction !== action.direction || run.endedAt !== null) {
+    run = { direction: action.direction, attempt: action.attempt, startedAt: now.toISOString(), endedAt: null, ok: null, durationMs: null, countBefore: null, countAfter: null, error: null };
+    m.runs.push(run);
+  }
+  Object.assign(run, { endedAt: now.toISOString(), ok: o.ok, durationMs: o.durationMs, countBefore: o.countBefore, countAfter: o.countAfter, error: o.error });
+  const during = action.direction === 'up' || !rec.rollback ? 'rollout' : 'rollback';
+  const event = {
+    action: 'migration.ran' as const,
+    data: { environment: o.environment, version, direction: action.direction, ok: o.ok, durationMs: o.durationMs, countBefore: o.countBefore, countAfter: o.countAfter, during, error: o.error },
+  };
+  const counts = o.countBefore !== null || o.countAfter !== null ? ` (records ${o.countBefore ?? '?'} → ${o.countAfter ?? '?'})` : '';
+  if (action.direction === 'up') {
+    if (o.ok) {
+      rec.phase = 'deploy';
+      return { record: rec, message: `migration up ran in ${o.durationMs} ms${counts}`, event, acted: true };
+    }
+    m.blocked = `migration up failed, the rollout is blocked: ${o.error}`;
+    rec.phase = m.hasDown ? 'migrate_down' : 'done';
+    const undo = m.hasDown ? '; running down' : '; no down declared';
+    return { record: rec, message: `MIGRATION FAILED: ${o.error}${undo}`, event, acted: true };
+  }
+  rec.phase = 'done';
+  if (o.ok) {
+    if (m.blocked && !rec.rollback) m.blocked += '; migration down ran: the database is back as it was';
+    return { record: rec, message: `migration down ran in ${o.durationMs} ms${counts}`, event, acted: true };
+  }
+  downFailed(rec, `migration down failed: ${o.error}`);
+  return { record: rec, message: `MIGRATION DOWN FAILED: ${o.error}`, event, acted: true };
+}
+
+/** A migration run interrupted too often: an up blocks the rollout (down follows), a down fails. */
+function migrationGaveUp(rec: RolloutRecord, direction: 'up' | 'down', reason: string, at: string): Advance {
+  const m = (rec.migration ??= { hasDown: false, runs: [], blocked: null });
+  const run = m.runs.filter((r) => r.direction === direction).at(-1);
+  if (run && run.endedAt === null) Object.assign(run, { endedAt: at, ok: false, error: reason });
+  if (direction === 'up') {
+    m.blocked = `migration up failed, the rollout is blocked: ${reason}`;
+    rec.phase = m.hasDown ? 'migrate_down' : 'done';
+  } else {
+    rec.phase = 'done';
+    downFailed(rec, reason);
+  }
+  return { record: rec, message: `MIGRATION FAILED: ${reason}`, acted: true };
+}
+
+/** A down that failed: after a blocked up, the deployment's reason says so; after a rollback,
+ * the rollback failed (traffic is on stable, the database is not back). */
+function downFailed(rec: RolloutRecord, why: string): void {
+  if (rec.rollback) {
+    rec.rollback.ok = false;
+    rec.rollback.detail = `traffic is back on stable, but ${why}; the database still has the migration of the rolled-back version`;
+  } else if (rec.migration) {
+    rec.migration.blocked = `${rec.migration.blocked ?? 'the rollout is blocked'}; ${why}; the database may be half-migrated`;
+  }
+}
+
+/** Whether the migration's up was started in this rollout: its effects are then undone with down. */
+function needsDown(rec: RolloutRecord): boolean {
+  const m = rec.migration;
+  return !!m && m.hasDown && m.runs.some((r) => r.direction === 'up') && !m.runs.some((r) => r.direction === 'down' && r.ok);
+}
+
 function analysed(rec: RolloutRecord, o: Extract<ActionOutcome, { kind: 'analyse' }>, now: Date): Advance {
   const plan = rec.plan;
   const step = rec.steps[rec.step];
@@ -367,7 +498,7 @@ function rolledBack(rec: RolloutRecord, o: Extract<ActionOutcome, { kind: 'rollb
   rec.phase = 'done';
   if (o.failure) {
     rb.ok = false;
-    rb.detail = `traffic could not be moved back: ${o.failure}`;
+    rb.detail = `traffic could not be moved back: ${o.failure}${needsDown(rec) ? '; the migration down was not run' : ''}`;
     return { record: rec, message: `ROLLBACK FAILED: ${rb.detail}`, event: { action: 'rollout.rollback_failed', data: { ...rb } }, acted: true };
   }
   rec.weight = 0;
@@ -377,12 +508,19 @@ function rolledBack(rec: RolloutRecord, o: Extract<ActionOutcome, { kind: 'rollb
   rb.msToVerified = o.verifiedAt!.getTime() - decided;
   rb.ok = o.problems.length === 0;
   rb.detail = o.problems.length ? o.problems.join('; ') : 'stable serves and passes its health checks';
+  // The database goes back only under a stable verified to serve: a down under a canary still
+  // taking traffic would break it.
+  if (needsDown(rec)) {
+    if (rb.ok) rec.phase = 'migrate_down';
+    else rb.detail += '; the migration down was not run';
+  }
   if (!rb.ok) return { record: rec, message: `ROLLBACK FAILED verification: ${rb.detail}`, event: { action: 'rollout.rollback_failed', data: { ...rb } }, acted: true };
   return { record: rec, message: `rolled back: traffic on stable in ${rb.msToTraffic} ms, verified in ${rb.msToVerified} ms`, event: { action: 'rollout.rolled_back', data: { ...rb } }, acted: true };
 }
 
 /** The deployment state a rollout record stands for: never set by hand. */
-export function stateOf(rec: RolloutRecord): 'rolling_out' | 'verifying' | 'succeeded' | 'rolling_back' | 'rolled_back' | 'rollback_failed' {
+export function stateOf(rec: RolloutRecord): 'rolling_out' | 'verifying' | 'succeeded' | 'failed' | 'rolling_back' | 'rolled_back' | 'rollback_failed' {
+  if (rec.migration?.blocked && !rec.rollback) return rec.phase === 'done' ? 'failed' : 'rolling_out';
   if (rec.rollback) {
     if (rec.phase !== 'done') return 'rolling_back';
     return rec.rollback.ok ? 'rolled_back' : 'rollback_failed';
@@ -394,19 +532,20 @@ export function stateOf(rec: RolloutRecord): 'rolling_out' | 'verifying' | 'succ
 /** The reason a deployment carries into the state `stateOf` gives (null: none). */
 export function reasonOf(rec: RolloutRecord): string | null {
   const rb = rec.rollback;
-  if (!rb) return null;
+  if (!rb) return rec.migration?.blocked ?? null;
   if (rec.phase === 'done' && rb.ok === false) {
-    const moved = !rb.detail?.startsWith('traffic could not be moved back');
+    const moved = !rb.detail?.startsWith('traffic could not be moved back') && !rb.detail?.startsWith('traffic is back on stable');
     return `${rb.reason}; rollback ${moved ? 'verification ' : ''}failed: ${rb.detail}`;
   }
   return rb.reason;
 }
 
 /** The record a rollout starts from; a first deployment (nothing to compare with) goes to 100% at once. */
-export function firstRecord(plan: RolloutPlan, firstDeployment: boolean, analysis: unknown, now: Date): RolloutRecord {
+export function firstRecord(plan: RolloutPlan, firstDeployment: boolean, analysis: unknown, now: Date, migration: { hasDown: boolean } | null = null): RolloutRecord {
   return {
     plan: firstDeployment ? { ...plan, steps: [100] } : plan,
-    phase: 'deploy',
+    ...(migration ? { migration: { hasDown: migration.hasDown, runs: [], blocked: null } } : {}),
+    phase: migration ? 'migrate' : 'deploy',
     step: 0,
     weight: 0,
     startedAt: now.toISOString(),

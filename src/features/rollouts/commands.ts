@@ -61,6 +61,7 @@ async function rehearse(ctx: CommandContext, service: string, version: string, e
     `rollback rehearsal of ${service} ${version} in ${env} (back to ${report.stableVersion}): ${report.ok ? 'ok' : 'FAILED'}`,
     `  deploy:   ready in ${report.msToDeploy ?? '-'} ms, serving all traffic with smoke tests passed in ${report.msToServe ?? '-'} ms`,
     `  rollback: traffic on ${report.stableVersion} in ${report.msToTraffic ?? '-'} ms, verified in ${report.msToVerified ?? '-'} ms`,
+    ...(report.migration ? [`  migration: ${report.migration.runs.map((r) => `${r.direction} ${r.ok ? 'ok' : 'FAILED'} in ${r.durationMs} ms (records ${r.countBefore ?? '-'} → ${r.countAfter ?? '-'})`).join(', ')}`] : []),
     ...report.problems.map((p) => `  ✘ ${p}`),
     `  report: ${file}`,
   ].join('\n');
@@ -97,7 +98,7 @@ export const commands = [
   }),
   command({
     command: 'rehearse <service> <version> [environment]',
-    description: 'rollback rehearsal: deploy a release next to the current one (default in staging), give it all traffic, roll back, time both; writes a report',
+    description: 'rollback rehearsal: deploy a release next to the current one (default in staging), give it all traffic, roll back, time both; a declared migration runs up → down → up with record counts; writes a report',
     options: [{ flags: '-o, --out <file>', description: 'report file (default: .shipgate/rehearsals/<service>-<version>-<environment>.json next to the store)' }],
     action: rehearse,
   }),

@@ -4,12 +4,15 @@
 // and the deployment state derived from the record. Killed at any point and started again, it
 // carries on from the record: every driver action is idempotent, timed phases keep their start
 // times, and where the target no longer matches the record (a crashed canary, a lost runtime)
-// it rolls back to safety.
+// it rolls back to safety. A service's migration runs before the canary (phase migrate) and is
+// undone after a rollback (migrate_down); the record says a run started before its command does,
+// so a restart knows it may have run and runs it again (up and down must be idempotent).
 import {
   type ActionOutcome,
   advance,
   type Advance,
   firstRecord,
+  migrationStarted,
   nextAction,
   type RolloutAction,
   type RolloutRecord,
@@ -22,6 +25,8 @@ import { DriverError, type MetricsBatch, type MetricsContext, type MetricsSource
 import { InputError } from '../../errors.js';
 import { StaleRevisionError } from '../../store/store.js';
 import type { CanaryAnalysis, Judgement } from './analysis.js';
+import type { MigrationConfig } from './migration-config.js';
+import { runMigration } from './migrations.js';
 import type { RolloutEvent, RolloutRecords } from './records.js';
 import type { Target } from './targets.js';
 
@@ -30,6 +35,8 @@ export interface ControllerOptions {
   /** How to reach the target of a deployment (its driver, metrics and plan). */
   target: (d: Deployment) => Target;
   analysis: CanaryAnalysis;
+  /** The migration a deployment's service declares (services[].migrate), null when none. */
+  migrations?: (d: { service: string; environment: string }) => MigrationConfig | null;
   smoke: (baseUrl: string, checks: SmokeCheckSpec[]) => Promise<SmokeOutcome[]>;
   now?: () => Date;
   /** Called after every action, for progress displays. */
@@ -73,14 +80,22 @@ export class RolloutController {
 
   private async stepOnce(id: number): Promise<StepResult> {
     const { records } = this.opts;
-    const d = await records.get(id);
+    let d = await records.get(id);
     if (d.state === 'approved' || d.state === 'waiting_for_window') return this.begin(id);
     if (!ROLLOUT_STATES.has(d.state) || d.rollout === null) return { acted: false, done: true, message: `deployment ${id} is ${d.state}` };
-    const rec = d.rollout;
+    let rec = d.rollout;
     const target = this.opts.target(d);
     const ctx = await records.context(d);
     const seen = rec.phase === 'smoke' || rec.phase === 'analyse' || rec.phase === 'paused' || rec.phase === 'post_deploy' ? await target.driver.observe(ctx).catch(() => null) : null;
     const action = nextAction(rec, { version: d.version, canaryRunning: seen ? seen.canaryRunning : null }, this.now());
+    if (action.kind === 'migrate') {
+      // Written before the command starts: killed while it runs, a restart sees a run that
+      // never ended and runs it again (or gives up after MIGRATION_ATTEMPTS).
+      rec = migrationStarted(rec, action, this.now());
+      d = await records.save(d, rec);
+      const again = action.attempt > 1 ? ` again (attempt ${action.attempt}: the last run was interrupted)` : '';
+      this.opts.onProgress?.(d, `migration ${action.direction} running${again}`);
+    }
     let step: Advance;
     try {
       step = advance(rec, action, await this.perform(action, rec, target, ctx), this.now(), d.version);
@@ -105,9 +120,10 @@ export class RolloutController {
     const { deployment: d, waitingFor } = await this.opts.records.admit(id);
     if (d.state !== 'approved') return { acted: false, done: isFinal(d.state), message: waitingFor ?? d.state };
     const first = d.previousReleaseId === null;
-    const rec = firstRecord(this.opts.target(d).plan, first, this.opts.analysis.start(), this.now());
+    const migration = this.opts.migrations?.(d) ?? null;
+    const rec = firstRecord(this.opts.target(d).plan, first, this.opts.analysis.start(), this.now(), migration ? { hasDown: migration.down !== null } : null);
     const started = await this.opts.records.begin(id, rec);
-    const message = `rollout started: steps ${rec.plan.steps.join(' → ')}%${first ? ' (first deployment here: nothing to compare with)' : ''}`;
+    const message = `rollout started: ${migration ? 'migration up, then ' : ''}steps ${rec.plan.steps.join(' → ')}%${first ? ' (first deployment here: nothing to compare with)' : ''}`;
     this.opts.onProgress?.(started, message);
     return { acted: true, done: false, message };
   }
@@ -116,6 +132,13 @@ export class RolloutController {
   private async perform(action: RolloutAction, rec: RolloutRecord, target: Target, ctx: RolloutContext): Promise<ActionOutcome> {
     const { driver, metrics } = target;
     switch (action.kind) {
+      case 'migrate': {
+        const cfg = this.opts.migrations?.(ctx) ?? null;
+        const ran = cfg
+          ? await runMigration(cfg, action.direction, { service: ctx.service, environment: ctx.environment, version: ctx.version, digest: ctx.digest, previousVersion: ctx.stableVersion })
+          : { ok: false, durationMs: 0, countBefore: null, countAfter: null, error: `${ctx.service} declares no migrate: section any more` };
+        return { kind: 'migrate', environment: ctx.environment, ok: ran.ok, durationMs: ran.durationMs, countBefore: ran.countBefore, countAfter: ran.countAfter, error: ran.error };
+      }
       case 'deploy':
         await driver.deploy(ctx);
         return { kind: 'deploy' };
@@ -128,6 +151,9 @@ export class RolloutController {
       }
       case 'analyse': {
         if (!metrics) return { kind: 'analyse', analysis: rec.analysis, cursor: rec.cursor, judged: null };
+        // The proof that errors are under the tolerance is asked at the last analysed step (the
+        // one before 100%); an earlier step needs only no sign against it (domain/canary.ts).
+        const proof = rec.plan.steps.slice(rec.step + 1).every((w) => w >= 100);
         let read: { batches: MetricsBatch[]; cursor: string };
         try {
           read = await metrics.read(metricsContext(ctx), rec.cursor);
@@ -135,10 +161,10 @@ export class RolloutController {
           // No reading (the source does not answer, a series is missing): inconclusive, never a
           // pass; the evidence so far is kept and the step's max_step still applies.
           if (!(err instanceof MetricsUnavailable)) throw err;
-          return { kind: 'analyse', analysis: rec.analysis, cursor: rec.cursor, judged: unavailable(this.opts.analysis.judge(rec.analysis), metrics.kind, err.message) };
+          return { kind: 'analyse', analysis: rec.analysis, cursor: rec.cursor, judged: unavailable(this.opts.analysis.judge(rec.analysis, { proof }), metrics.kind, err.message) };
         }
         const analysis = read.batches.reduce((state, batch) => this.opts.analysis.observe(state, batch, rec.weight / 100), rec.analysis);
-        return { kind: 'analyse', analysis, cursor: read.cursor, judged: this.opts.analysis.judge(analysis) };
+        return { kind: 'analyse', analysis, cursor: read.cursor, judged: this.opts.analysis.judge(analysis, { proof }) };
       }
       case 'promote':
         await driver.promote(ctx);

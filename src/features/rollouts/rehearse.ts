@@ -2,12 +2,17 @@
 // the version serving there, given all of the traffic, smoke-tested, and then rolled back the
 // way a real rollback would be — traffic first, then verification — with every phase timed.
 // Nothing about the environment's deployments changes; the outcome goes into the audit log
-// and a report file.
+// and a report file. A service with a migration has it run up before the deploy, down after the
+// rollback and up again, with the record count before and after each run: "no data loss, down
+// migrations tested". The database is left migrated up, as the real rollout's up would leave it.
 import type { SmokeOutcome } from '../../domain/rollout.js';
 import type { RolloutContext } from '../../drivers/driver.js';
 import { ConflictError, InputError } from '../../errors.js';
 import type { Shipgate } from '../../main.js';
 import type { Actor } from '../access/actor.js';
+import { record } from '../audit/record.js';
+import type { MigrationConfig } from './migration-config.js';
+import { type MigrationContext, type MigrationDirection, type MigrationOutcome, runMigration } from './migrations.js';
 import { runSmokeChecks } from './smoke.js';
 import { targetsFor } from './targets.js';
 
@@ -29,6 +34,17 @@ export interface RehearsalReport {
   msToVerified: number | null;
   rollbackSmoke: SmokeOutcome[];
   problems: string[];
+  /** The migration's up → down → up, when the service declares one (null when not). */
+  migration: MigrationRehearsal | null;
+}
+
+export interface MigrationRehearsal {
+  ok: boolean;
+  /** Each run in order (up, down, up), with its time and the counts around it. */
+  runs: MigrationOutcome[];
+  /** The record count before the first up, after it, after the down and after the second up
+   * (null: no count command, or the run did not happen). */
+  counts: { beforeUp: number | null; afterUp: number | null; afterDown: number | null; afterUpAgain: number | null };
 }
 
 export async function rehearseRollback(sg: Shipgate, actor: Actor, service: string, version: string, environment: string): Promise<RehearsalReport> {
@@ -67,7 +83,15 @@ export async function rehearseRollback(sg: Shipgate, actor: Actor, service: stri
     msToVerified: null,
     rollbackSmoke: [],
     problems: [],
+    migration: null,
   };
+  const migration = sg.config.services.find((s) => s.name === service)?.migrate ?? null;
+  const migrate = migration ? migrationRehearsal(sg, actor, migration, report, { service, environment, version, digest: release.digest, previousVersion: stable.version }) : null;
+  if (migrate && !(await migrate('up'))) {
+    // The rollout would be blocked here: down, as it would run, and nothing is deployed.
+    if (migration!.down) await migrate('down');
+    return finish(sg, actor, report);
+  }
   const t0 = performance.now();
   try {
     await target.driver.deploy(ctx);
@@ -98,7 +122,54 @@ export async function rehearseRollback(sg: Shipgate, actor: Actor, service: stri
   } catch (err) {
     report.problems.push(`rollback: ${(err as Error).message}`);
   }
+  if (migrate) {
+    if (!migration!.down) report.problems.push('migration: no down command is declared, so a rollback cannot undo it; the down → up rehearsal was not run');
+    else {
+      await migrate('down');
+      // Up again whatever down did: the database is left as the release needs it.
+      await migrate('up');
+      const { afterUp, afterUpAgain } = report.migration!.counts;
+      if (afterUp !== null && afterUpAgain !== null && afterUpAgain < afterUp) {
+        report.problems.push(`migration: records lost in down → up: the count went from ${afterUp} to ${afterUpAgain}`);
+      }
+    }
+  }
+  return finish(sg, actor, report);
+}
+
+async function finish(sg: Shipgate, actor: Actor, report: RehearsalReport): Promise<RehearsalReport> {
+  if (report.migration) report.migration.ok = !report.problems.some((p) => p.startsWith('migration'));
   report.ok = report.problems.length === 0;
-  await sg.rollouts.recordRehearsal(actor, service, version, environment, { ...report });
+  await sg.rollouts.recordRehearsal(actor, report.service, report.version, report.environment, { ...report });
   return report;
+}
+
+/** Runs one direction of the migration, keeps its figures in the report and the audit log;
+ * whether it succeeded. */
+function migrationRehearsal(sg: Shipgate, actor: Actor, cfg: MigrationConfig, report: RehearsalReport, ctx: MigrationContext) {
+  const m: MigrationRehearsal = { ok: false, runs: [], counts: { beforeUp: null, afterUp: null, afterDown: null, afterUpAgain: null } };
+  report.migration = m;
+  return async (direction: MigrationDirection): Promise<boolean> => {
+    const ran = await runMigration(cfg, direction, ctx);
+    const again = direction === 'up' && m.runs.some((r) => r.direction === 'up');
+    m.runs.push(ran);
+    if (direction === 'down') m.counts.afterDown = ran.countAfter;
+    else if (again) m.counts.afterUpAgain = ran.countAfter;
+    else Object.assign(m.counts, { beforeUp: ran.countBefore, afterUp: ran.countAfter });
+    if (!ran.ok) report.problems.push(`migration ${direction}${again ? ' (again)' : ''}: ${ran.error}`);
+    await sg.store.transaction((tx) =>
+      record(tx, sg.now(), actor, 'migration.ran', `release:${ctx.service}@${ctx.version}`, {
+        environment: ctx.environment,
+        version: ctx.version,
+        direction,
+        ok: ran.ok,
+        durationMs: ran.durationMs,
+        countBefore: ran.countBefore,
+        countAfter: ran.countAfter,
+        during: 'rehearsal',
+        error: ran.error,
+      }),
+    );
+    return ran.ok;
+  };
 }

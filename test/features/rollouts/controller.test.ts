@@ -89,7 +89,12 @@ describe('the rollout controller on the memory store and driver', () => {
       [50, 'pass'],
       [100, null],
     ]);
-    assert.ok(rec.steps[0].canaryRequests >= 747, `the 10% step ended on evidence (${rec.steps[0].canaryRequests} canary requests)`);
+    // The 10% step needs no sign against the canary (the guards' 400 requests); the 50% step,
+    // the last before promotion, the proof that errors are under the tolerance (≥ 747 clean).
+    assert.ok(rec.steps[0].canaryRequests >= 400 && rec.steps[0].canaryRequests < 747, `the 10% step ended on the guards' evidence (${rec.steps[0].canaryRequests} canary requests)`);
+    assert.ok(rec.steps[1].canaryRequests >= 747, `the 50% step ended on the proof (${rec.steps[1].canaryRequests} canary requests)`);
+    assert.match(rec.steps[0].reasons.find((r) => r.metric === 'errors')!.sentence, /shown below 0\.50% before promotion/);
+    assert.match(rec.steps[1].reasons.find((r) => r.metric === 'errors')!.sentence, /shown below 0\.50%$/);
     assert.deepEqual(w.driver.target('web', 'production').actions, ['deploy 2.0.0', 'weight 10', 'weight 50', 'weight 100', 'promote 2.0.0', 'finalize']);
     assert.deepEqual(w.driver.target('web', 'production'), { stable: '2.0.0', canary: null, weight: 0, actions: w.driver.target('web', 'production').actions });
     const actions = await w.events(id);
