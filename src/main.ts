@@ -23,6 +23,8 @@ import { Directory } from './features/directory.js';
 import { MemoryReleaseStore } from './features/releases/memory-store.js';
 import { ReleaseService } from './features/releases/service.js';
 import { SqlReleaseStore } from './features/releases/sql-store.js';
+import { MemoryLeaseStore } from './features/rollouts/lease-memory.js';
+import { SqlLeaseStore } from './features/rollouts/lease-sql.js';
 import { RolloutService } from './features/rollouts/records.js';
 import type { Targets } from './features/rollouts/targets.js';
 import { StatusService } from './features/status/service.js';
@@ -88,6 +90,7 @@ export function sqlStoreOn(database: Database): Store {
     audit: new SqlAuditStore(q, database.dialect),
     outbox: new SqlOutboxStore(q),
     github: new SqlGithubStore(q),
+    leases: new SqlLeaseStore(q, database.dialect),
   }));
 }
 
@@ -111,6 +114,7 @@ export function inMemoryStore(tables: MemoryTables = {}): Store {
     audit: new MemoryAuditStore(t),
     outbox: new MemoryOutboxStore(t),
     github: new MemoryGithubStore(t),
+    leases: new MemoryLeaseStore(t),
   }), tables);
 }
 

@@ -1,6 +1,8 @@
 // `shipgate serve`: the HTTP API, a reconciler that re-evaluates open deployments on a timer
 // (soak time passing, windows opening, approvals and deployments expiring), and the rollout
-// controller for environments shipgate rolls out to.
+// controller for environments shipgate rolls out to. On PostgreSQL several replicas may run side
+// by side: each rollout is driven by the replica holding its lease (features/rollouts/lease*.ts,
+// docs/scale.md); on SQLite one process owns the file and drives every rollout, as before.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandContext } from '../cli/run.js';
@@ -8,6 +10,7 @@ import { InputError } from '../errors.js';
 import { startCheckpoints } from '../features/evidence/checkpoints.js';
 import { startGithub } from '../features/github/routes.js';
 import { startNotifications } from '../features/notifications/worker.js';
+import { checkLeaseSettings, DEFAULT_LEASE_SETTINGS, defaultReplicaId, type LeaseSettings, RolloutLeases } from '../features/rollouts/lease-keeper.js';
 import { buildController, driveRollouts } from '../features/rollouts/runner.js';
 import type { Shipgate } from '../main.js';
 import { buildServer } from './app.js';
@@ -20,6 +23,9 @@ export interface ServeOptions {
   /** PEM files: serve HTTPS. */
   tls?: { cert: string; key: string };
   requestTimeoutMs: number;
+  /** This replica's name in the leases and the audit log (default: host-pid-random). */
+  replicaId?: string;
+  lease?: LeaseSettings;
 }
 
 export async function serve(sg: Shipgate, opts: ServeOptions, out: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
@@ -63,14 +69,23 @@ export async function serve(sg: Shipgate, opts: ServeOptions, out: (text: string
     }
   }, opts.reconcileEverySeconds * 1000);
 
-  // The rollout controller, for environments whose config has a rollout: section.
+  // The rollout controller, for environments whose config has a rollout: section; under leases
+  // on PostgreSQL, where other replicas may share the database.
+  const leases = sg.store.kind === 'postgres' ? new RolloutLeases(sg.store, opts.replicaId ?? defaultReplicaId(), opts.lease ?? DEFAULT_LEASE_SETTINGS, sg.now) : null;
+  if (leases) {
+    const s = leases.settings;
+    out(`replica ${leases.holder}: rollouts under leases (ttl ${s.ttlMs / 1000} s, renewed every ${s.renewEveryMs / 1000} s, given up after ${s.renewDeadlineMs / 1000} s without renewal)\n`);
+  }
   const stopRollouts = new AbortController();
   const controller = buildController(sg, {
     onProgress: (d, message) => server.log.info({ deployment: d.id, state: d.state }, message),
+    leases: leases ?? undefined,
   });
   const rollouts = driveRollouts(sg, controller, {
     signal: stopRollouts.signal,
+    leases: leases ?? undefined,
     onError: (id, err) => server.log.error({ deployment: id, err: err.message }, 'rollout step failed'),
+    onLeaseLost: (id, err) => server.log.warn({ deployment: id, err: err.message }, 'rollout lease lost; another replica drives it'),
   });
 
   // Notices from the outbox, and GitHub's protection rule runs answered once shipgate decides.
@@ -103,11 +118,45 @@ function readPem(file: string, what: string): Buffer {
   }
 }
 
+/** The `serve` command's flags, as commander gives them. */
+export interface ServeFlags {
+  host?: string;
+  port?: string;
+  reconcileEvery: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  replicaId?: string;
+  leaseTtl?: string;
+  leaseRenew?: string;
+  leaseDeadline?: string;
+}
+
+/** Lease settings from the flags, else SHIPGATE_LEASE_TTL / _RENEW / _DEADLINE, else the defaults. */
+export function leaseSettingsFrom(o: ServeFlags, env: NodeJS.ProcessEnv): LeaseSettings {
+  const seconds = (flag: string, given: string | undefined, fallbackMs: number) => {
+    if (given === undefined || given === '') return fallbackMs;
+    const n = Number(given);
+    if (!(Number.isFinite(n) && n > 0)) throw new InputError(`${flag} must be a positive number of seconds (got '${given}')`);
+    return n * 1000;
+  };
+  const d = DEFAULT_LEASE_SETTINGS;
+  return checkLeaseSettings({
+    ttlMs: seconds('--lease-ttl', o.leaseTtl ?? env.SHIPGATE_LEASE_TTL, d.ttlMs),
+    renewEveryMs: seconds('--lease-renew', o.leaseRenew ?? env.SHIPGATE_LEASE_RENEW, d.renewEveryMs),
+    renewDeadlineMs: seconds('--lease-deadline', o.leaseDeadline ?? env.SHIPGATE_LEASE_DEADLINE, d.renewDeadlineMs),
+  });
+}
+
 /** The `serve` command: options over the config's server section. */
-export async function serveCommand(ctx: CommandContext, o: { host?: string; port?: string; reconcileEvery: string; tlsCert?: string; tlsKey?: string }): Promise<void> {
+export async function serveCommand(ctx: CommandContext, o: ServeFlags): Promise<void> {
   const cfg = await ctx.config();
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new InputError('--tls-cert and --tls-key go together');
   const tls = o.tlsCert && o.tlsKey ? { cert: path.resolve(ctx.io.cwd, o.tlsCert), key: path.resolve(ctx.io.cwd, o.tlsKey) } : cfg.server.tls;
+  const lease = leaseSettingsFrom(o, process.env);
+  const replicaId = (o.replicaId ?? process.env.SHIPGATE_REPLICA_ID ?? '').trim() || undefined;
+  if (replicaId !== undefined && !/^[A-Za-z0-9._:@-]{1,100}$/.test(replicaId)) {
+    throw new InputError(`--replica-id must be 1 to 100 letters, digits or . _ : @ - (got '${replicaId}')`);
+  }
   await serve(
     await ctx.local(),
     {
@@ -116,6 +165,8 @@ export async function serveCommand(ctx: CommandContext, o: { host?: string; port
       reconcileEverySeconds: Number(o.reconcileEvery),
       tls,
       requestTimeoutMs: cfg.server.requestTimeoutMs,
+      replicaId,
+      lease,
     },
     ctx.io.out,
   );

@@ -3,6 +3,7 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import { githubMigrations } from '../features/github/sql-store.js';
 import { notificationMigrations } from '../features/notifications/sql-store.js';
+import { leaseMigrations } from '../features/rollouts/lease-sql.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -138,5 +139,5 @@ function migrations(dialect: Dialect): Record<string, Migration> {
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   // Features with tables of their own add their migrations (named after these, so in order).
-  return { getMigrations: async () => ({ ...migrations(dialect), ...notificationMigrations(dialect), ...githubMigrations(dialect) }) };
+  return { getMigrations: async () => ({ ...migrations(dialect), ...notificationMigrations(dialect), ...githubMigrations(dialect), ...leaseMigrations(dialect) }) };
 }

@@ -3,6 +3,7 @@
 import type { Generated } from 'kysely';
 import type { GithubTables } from '../features/github/store.js';
 import type { NotificationTables } from '../features/notifications/store.js';
+import type { LeaseTables } from '../features/rollouts/lease.js';
 
 export interface ReleasesTable {
   id: Generated<number>;
@@ -96,7 +97,7 @@ export interface ApiTokensTable {
   revoked_at: string | null;
 }
 
-export interface DB extends NotificationTables, GithubTables {
+export interface DB extends NotificationTables, GithubTables, LeaseTables {
   releases: ReleasesTable;
   release_verifications: ReleaseVerificationsTable;
   deployments: DeploymentsTable;

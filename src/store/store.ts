@@ -7,6 +7,7 @@ import type { OutboxStore } from '../features/notifications/store.js';
 import type { AuditStore } from '../features/audit/store.js';
 import type { DeploymentStore } from '../features/deployments/store.js';
 import type { ReleaseStore } from '../features/releases/store.js';
+import type { LeaseStore } from '../features/rollouts/lease.js';
 import { ConflictError } from '../errors.js';
 
 export interface Stores {
@@ -18,6 +19,8 @@ export interface Stores {
   outbox: OutboxStore;
   /** GitHub deployment protection rule runs waiting for shipgate's answer. */
   github: GithubStore;
+  /** Which replica drives which rollout (features/rollouts/lease.ts). */
+  leases: LeaseStore;
 }
 
 export type StoreKind = 'sqlite' | 'postgres' | 'memory';

@@ -13,12 +13,16 @@ import type { DeploymentService, DeploymentView } from '../deployments/service.j
 import { deploymentById, type Lifecycle } from '../deployments/lifecycle.js';
 import type { Directory } from '../directory.js';
 import { releaseById } from '../releases/service.js';
+import type { Fence } from './lease.js';
 
 /** An audit event the controller writes with a save. */
 export type RolloutEvent = { [A in AuditAction]: { action: A; data: AuditCatalogue[A] } }[AuditAction];
 
 export interface SaveOptions {
   event?: RolloutEvent;
+  /** The lease the write is made under (replicas on PostgreSQL): checked in the save's own
+   * transaction, LeaseLost and nothing written when another replica took it over. */
+  fence?: Fence;
 }
 
 /** What the controller needs of the store: narrow, so it is tested on the memory store alone. */
@@ -32,7 +36,8 @@ export interface RolloutRecords {
   /** Starts the rollout with its first record (refused unless approved and inside a window). */
   begin(id: number, first: RolloutRecord): Promise<Deployment>;
   /** Persists the record, the deployment state it stands for (stateOf) and the event, in one
-   * transaction; StaleRevisionError if `d` changed since it was read. */
+   * transaction; StaleRevisionError if `d` changed since it was read, LeaseLost if its fence
+   * no longer holds the lease. */
   save(d: Deployment, rec: RolloutRecord, opts?: SaveOptions): Promise<Deployment>;
   /** Where the driver acts: the versions and digests of canary and stable. */
   context(d: Deployment): Promise<RolloutContext>;
@@ -69,7 +74,12 @@ export class RolloutService implements RolloutRecords {
   save(d: Deployment, rec: RolloutRecord, opts: SaveOptions = {}): Promise<Deployment> {
     const now = this.lifecycle.now;
     const to = stateOf(rec);
+    const { fence } = opts;
+    if (fence) rec = { ...rec, fence: fence.token };
     return this.store.transaction(async (tx) => {
+      // First, so the lease row is locked before anything is written: a takeover waits for
+      // this transaction, and this transaction fails whole if the takeover came first.
+      if (fence) await tx.leases.check(fence);
       const next =
         to !== d.state
           ? await this.lifecycle.transition(tx, SYSTEM, d, to, reasonOf(rec), undefined, rec)
