@@ -7,8 +7,9 @@ import { command } from '../../cli/command.js';
 import { exitFor, formatDeployment } from '../../cli/output.js';
 import type { CommandContext, Outcome } from '../../cli/run.js';
 import { isFinal } from '../../domain/deployment.js';
+import type { Deployment } from '../../domain/types.js';
 import type { RuntimeState } from '../../drivers/local/runtime.js';
-import { EXIT, InputError, NotFoundError } from '../../errors.js';
+import { ConflictError, EXIT, InputError, NotFoundError } from '../../errors.js';
 
 async function rollout(ctx: CommandContext, idText: string, o: { poll: string }): Promise<Outcome> {
   ctx.localOnly('rollout runs the controller here, on the local store; against a server, `shipgate serve` runs it');
@@ -31,7 +32,21 @@ async function rollout(ctx: CommandContext, idText: string, o: { poll: string })
   const started = Date.now();
   let lastCollecting = 0;
   const { buildController } = await import('./runner.js');
+  // On PostgreSQL, replicas of `shipgate serve` may be driving rollouts: this one runs here only
+  // under the deployment's lease, like a replica's (docs/scale.md).
+  let leases: import('./lease-keeper.js').RolloutLeases | undefined;
+  let stopRenewing = () => {};
+  if (sg.store.kind === 'postgres') {
+    const { DEFAULT_LEASE_SETTINGS, defaultReplicaId, RolloutLeases } = await import('./lease-keeper.js');
+    leases = new RolloutLeases(sg.store, `cli-${defaultReplicaId()}`, DEFAULT_LEASE_SETTINGS, sg.now);
+    if (!(await leases.take(id))) {
+      const holder = (await sg.store.leases.list()).find((l) => l.deploymentId === id)?.holder;
+      throw new ConflictError(`deployment ${id}'s rollout is being driven by ${holder ?? 'another shipgate'} (a lease in the database); follow it with \`shipgate wait ${id}\``);
+    }
+    stopRenewing = leases.start();
+  }
   const controller = buildController(sg, {
+    leases,
     onProgress: (d, message) => {
       if (ctx.json) return;
       // "Still collecting evidence" comes every poll: show it every 2 s, everything else at once.
@@ -42,7 +57,13 @@ async function rollout(ctx: CommandContext, idText: string, o: { poll: string })
       ctx.io.out(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${d.service} ${d.version} → ${d.environment}: ${message}\n`);
     },
   });
-  const d = await controller.run(id, { pollMs: Number(o.poll) });
+  let d: Deployment;
+  try {
+    d = await controller.run(id, { pollMs: Number(o.poll) });
+  } finally {
+    stopRenewing();
+    await leases?.release(id, true);
+  }
   // The progress lines were the human output.
   return { json: { deployment: d }, human: null, exit: exitFor(d.state) };
 }
