@@ -5,7 +5,9 @@
 //
 // Each deployment to production needs one devops-lead and one tech-lead approval, so every
 // deployment takes two approve requests; the second one also moves it to `approved`. Prints
-// p50/p99 per round and the median over rounds.
+// p50/p99 per round and the median over rounds, beside the floor: the same approvals (the
+// service call the route makes: the transaction and the answer's read) one after another in
+// this process, on the same store, without HTTP.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -27,6 +29,8 @@ const DEPLOYMENTS = Number(opt('deployments', '1000'));
 // one JIT-compiles its request path on the first requests, which would otherwise all be queued
 // behind each other by the 100-client burst. The cold burst is printed on its own line.
 const WARMUP = 100;
+// Deployments approved (twice each) for the floor, after a few to warm up.
+const FLOOR = Number(opt('floor', '300'));
 const CLIENTS = Number(opt('clients', '100'));
 const ROUNDS = Number(opt('rounds', '3'));
 const POSTGRES = opt('postgres', '');
@@ -55,7 +59,7 @@ function configYaml(services: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function prepare(dir: string, url: string | null): Promise<{ tokens: Record<string, string>; ids: number[] }> {
+async function prepare(dir: string, url: string | null): Promise<{ tokens: Record<string, string>; ids: number[]; floor: number }> {
   const cfg = loadConfig(path.join(dir, 'shipgate.yaml'));
   const database = await openDatabase(url ? { url } : { sqlitePath: cfg.store.sqlitePath });
   const app = createShipgate({ config: cfg, store: sqlStoreOn(database) });
@@ -63,7 +67,7 @@ async function prepare(dir: string, url: string | null): Promise<{ tokens: Recor
   const tokens: Record<string, string> = {};
   for (const u of ['alice', 'bob']) tokens[u] = (await app.access.createToken(admin, u, 'bench')).token;
   const ids: number[] = [];
-  for (let i = 0; i < DEPLOYMENTS + WARMUP / 2; i++) {
+  for (let i = 0; i < DEPLOYMENTS + WARMUP / 2 + FLOOR; i++) {
     const service = `svc-${i}`;
     const digest = `sha256:${i.toString(16).padStart(64, '0')}`;
     await app.releases.register(admin, { service, version: '1.0.0', digest, commit: 'abcdef1' });
@@ -71,12 +75,20 @@ async function prepare(dir: string, url: string | null): Promise<{ tokens: Recor
     const { view } = await app.deployments.request(admin, { service, version: '1.0.0', environment: 'production' });
     ids.push(view.deployment.id);
   }
+  // The floor: the approvals of the last FLOOR deployments, one at a time, no HTTP.
+  const floorIds = ids.splice(DEPLOYMENTS + WARMUP / 2);
+  const approve = (id: number, user: string) => app.decisions.decide({ user, via: 'token' }, id, { decision: 'approve' });
+  for (const id of floorIds.splice(0, 20)) for (const user of ['alice', 'bob']) await approve(id, user);
+  const t0 = performance.now();
+  for (const id of floorIds) for (const user of ['alice', 'bob']) await approve(id, user);
+  const floor = (floorIds.length * 2) / ((performance.now() - t0) / 1000);
   await database.close();
-  return { tokens, ids };
+  return { tokens, ids, floor };
 }
 
 async function startServer(dir: string, url: string | null): Promise<{ port: number; stop: () => void }> {
-  const child = spawn(process.execPath, [path.join(root, 'bin/shipgate.js'), '-c', path.join(dir, 'shipgate.yaml'), 'serve', '--port', '0', '--reconcile-every', process.env.BENCH_RECONCILE ?? '15'], {
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/shipgate.js'), '-c', path.join(dir, 'shipgate.yaml'), 'serve', '--port', '0', '--reconcile-every', process.env.BENCH_RECONCILE ?? '15'], {
     env: { ...process.env, SHIPGATE_LOG_LEVEL: 'warn', SHIPGATE_DATABASE_URL: url ?? '' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -113,10 +125,27 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function round(label: string, url: string | null): Promise<{ p50: number; p99: number; rps: number; errors: number }> {
+/** An empty database on the PostgreSQL server of `url`, so each round starts from nothing. */
+async function freshDatabase(url: string): Promise<string> {
+  const { default: pg } = await import('pg');
+  const name = `bench_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`create database ${name}`);
+  } finally {
+    await client.end();
+  }
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function round(label: string, serverUrl: string | null): Promise<{ p50: number; p99: number; rps: number; errors: number; floor: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipgate-bench-approve-'));
-  fs.writeFileSync(path.join(dir, 'shipgate.yaml'), configYaml(DEPLOYMENTS + WARMUP / 2));
-  const { tokens, ids } = await prepare(dir, url);
+  const url = serverUrl ? await freshDatabase(serverUrl) : null;
+  fs.writeFileSync(path.join(dir, 'shipgate.yaml'), configYaml(DEPLOYMENTS + WARMUP / 2 + FLOOR));
+  const { tokens, ids, floor } = await prepare(dir, url);
   const server = await startServer(dir, url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
   const warm: { id: number; user: string }[] = [];
@@ -158,9 +187,10 @@ async function round(label: string, url: string | null): Promise<{ p50: number; 
   agent.destroy();
   server.stop();
   latencies.sort((a, b) => a - b);
-  const r = { p50: pct(latencies, 50), p99: pct(latencies, 99), rps: latencies.length / seconds, errors };
+  const r = { p50: pct(latencies, 50), p99: pct(latencies, 99), rps: latencies.length / seconds, errors, floor };
   console.log(
-    `${label.padEnd(10)} ${String(latencies.length).padStart(6)} approvals  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  ${r.rps.toFixed(0).padStart(5)} req/s  non-201: ${errors}`,
+    `${label.padEnd(10)} ${String(latencies.length).padStart(6)} approvals  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  ${r.rps.toFixed(0).padStart(5)} req/s  non-201: ${errors}` +
+      `  | floor ${floor.toFixed(0)} approvals/s (${(1000 / floor).toFixed(2)} ms each), HTTP at ${CLIENTS} clients = ${((100 * r.rps) / floor).toFixed(0)}% of it`,
   );
   console.log(`           warm-up: ${WARMUP} approvals, 4 at a time, in ${coldSeconds.toFixed(2)} s, slowest ${coldMax.toFixed(0)} ms`);
   if (slow.length) console.log(`           ${slow.length} requests over 1 s (started at + took): ${slow.slice(0, 8).join(', ')}${slow.length > 8 ? ', …' : ''}`);
@@ -181,7 +211,8 @@ for (const [label, url] of stores) {
   const rs = [];
   for (let i = 0; i < ROUNDS; i++) rs.push(await round(label, url));
   summary.push(
-    `${label.padEnd(10)} median of ${ROUNDS}: p50 ${median(rs.map((r) => r.p50)).toFixed(1)} ms, p99 ${median(rs.map((r) => r.p99)).toFixed(1)} ms, ${median(rs.map((r) => r.rps)).toFixed(0)} approvals/s`,
+    `${label.padEnd(10)} median of ${ROUNDS}: p50 ${median(rs.map((r) => r.p50)).toFixed(1)} ms, p99 ${median(rs.map((r) => r.p99)).toFixed(1)} ms, ${median(rs.map((r) => r.rps)).toFixed(0)} approvals/s` +
+      ` | floor ${median(rs.map((r) => r.floor)).toFixed(0)} approvals/s; HTTP/floor ${median(rs.map((r) => r.rps / r.floor)).toFixed(2)}`,
   );
 }
 console.log(summary.join('\n'));
