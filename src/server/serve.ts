@@ -15,6 +15,7 @@ import { buildController, driveRollouts } from '../features/rollouts/runner.js';
 import type { Shipgate } from '../main.js';
 import { buildServer } from './app.js';
 import { serverLogger } from './logging.js';
+import { setLeaseHeld } from './telemetry.js';
 
 export interface ServeOptions {
   host: string;
@@ -72,6 +73,8 @@ export async function serve(sg: Shipgate, opts: ServeOptions, out: (text: string
   // The rollout controller, for environments whose config has a rollout: section; under leases
   // on PostgreSQL, where other replicas may share the database.
   const leases = sg.store.kind === 'postgres' ? new RolloutLeases(sg.store, opts.replicaId ?? defaultReplicaId(), opts.lease ?? DEFAULT_LEASE_SETTINGS, sg.now) : null;
+  // The lease-holder gauge of /metrics (server/telemetry.ts).
+  if (leases) leases.onHeld = setLeaseHeld;
   if (leases) {
     const s = leases.settings;
     out(`replica ${leases.holder}: rollouts under leases (ttl ${s.ttlMs / 1000} s, renewed every ${s.renewEveryMs / 1000} s, given up after ${s.renewDeadlineMs / 1000} s without renewal)\n`);

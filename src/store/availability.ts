@@ -8,8 +8,11 @@ import { StoreError } from '../errors.js';
 
 // PostgreSQL SQLSTATE classes and codes that mean "the database is not there right now":
 // 08 connection exception, 53 insufficient resources (disk full, too many connections),
-// 57P01-03 shutdown / crash / starting up, 58 system error, 25006 a read-only server.
+// 57P01-03 shutdown / crash / starting up, 58 system error, 25006 a read-only server, and 55000
+// when it says the database does not accept connections now (ALTER DATABASE … ALLOW_CONNECTIONS
+// false, as during maintenance; other 55000 errors are bugs and stay 500).
 const PG_UNAVAILABLE = /^(08|53|58)|^57P0[123]$|^25006$/;
+const PG_NOT_ACCEPTING = /not currently accepting connections/i;
 const NET_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 const PG_CLIENT_GONE = /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Client was closed/i;
 // better-sqlite3 error codes: full disk, read-only file, I/O error, cannot open, corrupt, busy
@@ -24,7 +27,7 @@ export function unavailable(err: unknown, location: string): StoreError | null {
   const code = typeof e?.code === 'string' ? e.code : '';
   const message = typeof e?.message === 'string' ? e.message : String(err);
   const down =
-    PG_UNAVAILABLE.test(code) || NET_UNAVAILABLE.has(code) || SQLITE_UNAVAILABLE.test(code) || FS_UNAVAILABLE.has(code) || (!code && PG_CLIENT_GONE.test(message));
+    PG_UNAVAILABLE.test(code) || (code === '55000' && PG_NOT_ACCEPTING.test(message)) || NET_UNAVAILABLE.has(code) || SQLITE_UNAVAILABLE.test(code) || FS_UNAVAILABLE.has(code) || (!code && PG_CLIENT_GONE.test(message));
   return down ? new StoreError(`the store is unavailable (${location}): ${message.split('\n')[0]}`) : null;
 }
 

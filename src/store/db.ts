@@ -49,7 +49,10 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     const location = redactUrl(opts.url);
     // Each engine's client is loaded only when that engine is used.
     const { default: pg } = await import('pg');
-    const pool = new pg.Pool({ connectionString: opts.url, max: POOL_SIZE, connectionTimeoutMillis: 5000 });
+    // A process frozen inside a transaction (SIGSTOP, a long GC pause) would hold its row locks,
+    // and with them every other replica's writes, until it wakes: the server ends such a
+    // session after 10 s idle in a transaction (docs/scale.md).
+    const pool = new pg.Pool({ connectionString: opts.url, max: POOL_SIZE, connectionTimeoutMillis: 5000, idle_in_transaction_session_timeout: 10_000 });
     // An idle connection the server cut (a restart, pg_terminate_backend) is reported here and
     // dropped by the pool; the next query opens a fresh one or fails as a StoreError. Without
     // a listener the pool's 'error' event would end the process.

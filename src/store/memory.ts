@@ -1,6 +1,7 @@
 // The store in memory: every table an array in one plain object. For fast tests of the
 // features and the controller, and for dry runs; nothing survives the process. Transactions
 // run one at a time (as SQLite's do) and put every table back as it was when they fail.
+import { trackCommit } from './sql.js';
 import type { Store, Stores } from './store.js';
 
 export type MemoryTables = Record<string, unknown>;
@@ -28,8 +29,14 @@ export function memoryStore(build: (t: MemoryTables) => Stores, tables: MemoryTa
     transaction<T>(fn: (tx: Stores) => Promise<T>): Promise<T> {
       const run = queue.then(async () => {
         const before = structuredClone(tables);
+        // Its own object per transaction, so what is queued to run after commit (telemetry,
+        // say) is this transaction's alone, and runs only if it succeeds.
+        const tx: Stores = { ...stores };
+        const committed = trackCommit(tx);
         try {
-          return await fn(stores);
+          const result = await fn(tx);
+          committed();
+          return result;
         } catch (err) {
           for (const k of Object.keys(tables)) delete tables[k];
           Object.assign(tables, before);

@@ -61,6 +61,24 @@ test('PostgreSQL cut, stopped and started again: serve stays up, answers 503 sto
   await until('200 again after the connections were cut', async () => (await get()).status === 200, 30_000);
   assert.ok(served.running(), `serve is still running: ${served.stderr()}`);
 
+  // Maintenance: the database refuses new connections (ALLOW_CONNECTIONS false) and the open
+  // ones are cut. Every answer meanwhile is 503, never 500; allowed again, 200.
+  const maintenance = new URL(postgres.url);
+  maintenance.pathname = '/template1';
+  const dba = new pg.Client({ connectionString: maintenance.toString() });
+  await dba.connect();
+  await dba.query('alter database postgres allow_connections false');
+  await dba.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = 'postgres'");
+  const refused = (await until('503 while the database refuses connections', async () => {
+    const r = await get();
+    return r.status === 503 ? r : null;
+  }, 30_000))!;
+  assert.match(refused.body.error!.message, /not currently accepting connections/);
+  for (let i = 0; i < 5; i++) assert.equal((await get()).status, 503, 'every request while it refuses');
+  await dba.query('alter database postgres allow_connections true');
+  await dba.end();
+  await until('200 again once connections are allowed', async () => (await get()).status === 200, 30_000);
+
   // The database stops: 503 naming the store, with no password in it.
   postgres.stop();
   const down = (await until('503 while the database is stopped', async () => {
