@@ -12,7 +12,7 @@ const dist = path.join(root, 'dist');
 fs.rmSync(dist, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: ['src/cli/main.ts', 'src/drivers/local/runtime-main.ts'],
+  entryPoints: ['src/cli/main.ts', 'src/drivers/local/runtime-main.ts', 'src/features/audit/verify-worker.ts'],
   outbase: 'src',
   outdir: 'dist',
   bundle: true,

@@ -1,7 +1,7 @@
 // The audit hash chain itself, with no database in sight: the canonical encoding of an event,
 // its hash, and the verifier that walks a chain and names the first event that was changed,
 // deleted, inserted or moved. log.ts feeds it rows from a store.
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 
 /** The previous hash of event #1. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -98,9 +98,12 @@ function encode(value: unknown, seen: Set<object>): string | undefined {
   return text;
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
+// One-shot hashing (Node 20.12+) skips building a Hash object per event: most of the cost of
+// hashing a short text. Older Node 20 releases take the longer way to the same digest.
+const sha256: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 
 /**
  * The hash of an event: sha256 (hex) of the canonical JSON array
@@ -120,8 +123,22 @@ export function eventHash(
  * edited, it covers the edited bytes.
  */
 export function storedRowHash(prevHash: string, seq: number, r: Omit<StoredAuditRow, 'seq' | 'prev_hash' | 'hash'>): string {
-  const head = JSON.stringify([prevHash, seq, r.at, r.actor, r.action, r.subject]);
-  return sha256(`${head.slice(0, -1)},${r.data}]`);
+  return sha256(`[${jsonValue(prevHash)},${jsonValue(seq)},${jsonValue(r.at)},${jsonValue(r.actor)},${jsonValue(r.action)},${jsonValue(r.subject)},${r.data}]`);
+}
+
+// Characters JSON.stringify writes as an escape: quote, backslash, controls and (when unpaired)
+// surrogates. Any surrogate sends the text the long way, which handles pairs too.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * An element of the hashed array exactly as JSON.stringify writes it inside an array, without
+ * building the array: shipgate's texts need no escapes, so most are only put in quotes.
+ * Anything else (a value a tamperer left in the store) goes through JSON.stringify itself.
+ */
+function jsonValue(value: unknown): string {
+  if (typeof value === 'string') return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return JSON.stringify(value) ?? 'null';
 }
 
 // ---- verification ---------------------------------------------------------------------------
@@ -156,6 +173,18 @@ export interface VerifyOptions {
    * was read (the store re-reads its head); without it, events past `head` count as inserted.
    */
   latestHead?: () => Promise<ChainHead | null>;
+  /**
+   * Where the rows given start: just after this event, already verified (with every event
+   * before it). Without it they must start at #1.
+   */
+  from?: VerifiedEvent;
+}
+
+/** An event known to be good, and with it every event before it: where a verifier can go on. */
+export interface VerifiedEvent {
+  seq: number;
+  hash: string;
+  prevHash: string;
 }
 
 /**
@@ -219,11 +248,11 @@ async function verifyPages<T extends Numbered>(
   opts: VerifyOptions,
 ): Promise<VerifyResult> {
   const pages = source[Symbol.asyncIterator]();
-  let expectSeq = 1;
-  let lastHash = GENESIS_HASH;
+  let expectSeq = (opts.from?.seq ?? 0) + 1;
+  let lastHash = opts.from?.hash ?? GENESIS_HASH;
   // The previous hash of the last good event: lets an inserted event be told from a changed one.
-  let beforeLast: string | null = null;
-  let count = 0;
+  let beforeLast: string | null = opts.from?.prevHash ?? null;
+  let count = expectSeq - 1;
   const head = opts.head;
   for (;;) {
     const next = await pages.next();
@@ -269,6 +298,46 @@ async function verifyPages<T extends Numbered>(
     }
   }
   return { ok: true, events: count, lastSeq, lastHash };
+}
+
+// ---- ranges ---------------------------------------------------------------------------------
+
+/**
+ * What checking one range of stored rows found. `ok` means the rows are exactly the events
+ * numbered from `firstSeq` to `lastSeq`, each recording the hash of the one before it and each
+ * matching its own hash; whether the range follows the one before it (`firstPrevHash`) and
+ * ends at the head (`last`) is for the caller to join.
+ */
+export type RangeCheck =
+  | { ok: true; firstSeq: number; lastSeq: number; firstPrevHash: string; last: VerifiedEvent }
+  | { ok: false; firstSeq: number };
+
+/**
+ * A stored row as a range check reads it: an array, as the database hands it over, so that a
+ * million rows do not cost a million objects.
+ */
+export type RangeRow = [seq: unknown, at: string, actor: string, action: string, subject: string, data: string, prevHash: unknown, hash: unknown];
+
+/**
+ * Checks rows that should be the events numbered `firstSeq` to `lastSeq`, in order, with the
+ * tests verifyStoredRows makes inside a chain. Ranges checked apart (in worker threads) and
+ * joined end to start accept exactly the chains that one walk accepts.
+ */
+export function checkRange(rows: Iterable<RangeRow>, firstSeq: number, lastSeq: number): RangeCheck {
+  let expectSeq = firstSeq;
+  let firstPrevHash: string | null = null;
+  let last: RangeRow | null = null;
+  for (const r of rows) {
+    const [seq, at, actor, action, subject, data, prev, hash] = r;
+    if (seq !== expectSeq || expectSeq > lastSeq || typeof prev !== 'string' || typeof hash !== 'string') return { ok: false, firstSeq };
+    if (last !== null && prev !== last[7]) return { ok: false, firstSeq };
+    if (storedRowHash(prev, expectSeq, { at, actor, action, subject, data }) !== hash) return { ok: false, firstSeq };
+    firstPrevHash ??= prev;
+    last = r;
+    expectSeq++;
+  }
+  if (last === null || firstPrevHash === null || expectSeq - 1 !== lastSeq) return { ok: false, firstSeq };
+  return { ok: true, firstSeq, lastSeq, firstPrevHash, last: { seq: lastSeq, hash: last[7] as string, prevHash: last[6] as string } };
 }
 
 interface Position {

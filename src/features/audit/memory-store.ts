@@ -24,8 +24,9 @@ export class MemoryAuditStore implements AuditStore {
       .slice(0, q.limit ?? 100)
       .map(toEvent);
   }
-  async *pages(batchSize: number): AsyncGenerator<StoredAuditRow[]> {
-    for (let i = 0; i < this.rows.length; i += batchSize) yield this.rows.slice(i, i + batchSize).map((r) => ({ ...r }));
+  async *pages(batchSize: number, afterSeq?: number): AsyncGenerator<StoredAuditRow[]> {
+    const rows = afterSeq === undefined ? this.rows : this.rows.filter((r) => r.seq > afterSeq);
+    for (let i = 0; i < rows.length; i += batchSize) yield rows.slice(i, i + batchSize).map((r) => ({ ...r }));
   }
   async head(): Promise<ChainHead | null> {
     return { ...((this.t.audit_head as ChainHead | undefined) ?? { seq: 0, hash: GENESIS_HASH }) };

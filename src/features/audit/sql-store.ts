@@ -1,12 +1,12 @@
 // The audit log on SQLite or PostgreSQL: appending inside the caller's transaction, serialised
 // on the head row, reading pages back by sequence number.
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { InputError, StoreError } from '../../errors.js';
 import type { Database, Dialect } from '../../store/db.js';
 import type { DB } from '../../store/schema.js';
 import type { AuditEvent, ChainHead, StoredAuditRow, VerifyResult } from './chain.js';
-import { type AuditInput, chainAfter, exportJsonl, type LineSink, toEvent, verifyChain } from './log.js';
-import type { AuditQuery, AuditStore } from './store.js';
+import { type AuditInput, chainAfter, exportJsonl, type LineSink, toEvent, type VerifyChainOptions, verifyChain } from './log.js';
+import type { AuditQuery, AuditRangeSource, AuditStore } from './store.js';
 
 // Rows per insert statement: 8 values a row stays under SQLite's and PostgreSQL's limits.
 const INSERT_CHUNK = 500;
@@ -53,8 +53,8 @@ export class SqlAuditStore implements AuditStore {
   }
 
   /** Keyset pagination, so a long log is never held in memory whole. */
-  async *pages(batchSize: number): AsyncGenerator<StoredAuditRow[]> {
-    let after: number | null = null;
+  async *pages(batchSize: number, afterSeq?: number): AsyncGenerator<StoredAuditRow[]> {
+    let after: number | null = afterSeq ?? null;
     for (;;) {
       let query = this.q.selectFrom('audit_events').selectAll().orderBy('seq', 'asc').limit(batchSize);
       if (after !== null) query = query.where('seq', '>', after);
@@ -63,6 +63,14 @@ export class SqlAuditStore implements AuditStore {
       if (rows.length < batchSize) return;
       after = rows[rows.length - 1].seq;
     }
+  }
+
+  /** The database file, when this is SQLite on a file: workers open it read-only beside us. */
+  async rangeSource(): Promise<AuditRangeSource | null> {
+    if (this.dialect !== 'sqlite') return null;
+    const { rows } = await sql<{ file: string | null }>`select file from pragma_database_list where name = 'main'`.execute(this.q);
+    const file = rows[0]?.file;
+    return file ? { sqliteFile: file } : null;
   }
 
   async head(): Promise<ChainHead | null> {
@@ -93,8 +101,8 @@ export async function* streamAuditEvents(db: Kysely<DB>, batchSize = 5000): Asyn
   for await (const page of new SqlAuditStore(db, 'sqlite').pages(batchSize)) yield* page.map(toEvent);
 }
 
-export function verifyStoredChain(database: Database, batchSize = 5000): Promise<VerifyResult> {
-  return verifyChain(new SqlAuditStore(database.db, database.dialect), batchSize);
+export function verifyStoredChain(database: Database, batchSize = 5000, opts: VerifyChainOptions = {}): Promise<VerifyResult> {
+  return verifyChain(new SqlAuditStore(database.db, database.dialect), batchSize, opts);
 }
 
 export function exportAuditJsonl(database: Database, out: LineSink, batchSize = 5000) {

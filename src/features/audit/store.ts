@@ -16,8 +16,18 @@ export interface AuditStore {
   /** Appends in order, chained to the head; call it inside the change's transaction. */
   append(inputs: AuditInput[]): Promise<AuditEvent[]>;
   read(q: AuditQuery): Promise<AuditEvent[]>;
-  /** Every stored row in sequence order, a page at a time. */
-  pages(batchSize: number): AsyncIterable<StoredAuditRow[]>;
+  /** Every stored row in sequence order (only those after `afterSeq` when given), a page at a time. */
+  pages(batchSize: number, afterSeq?: number): AsyncIterable<StoredAuditRow[]>;
+  /**
+   * Where worker threads can read ranges of the log for themselves, to verify them in
+   * parallel (see range-verify.ts); null when they cannot (an in-memory log, PostgreSQL).
+   */
+  rangeSource?(): Promise<AuditRangeSource | null>;
   /** Null when the head row is missing (deleted). */
   head(): Promise<ChainHead | null>;
+}
+
+/** A SQLite file a worker thread opens read-only. */
+export interface AuditRangeSource {
+  sqliteFile: string;
 }

@@ -2,6 +2,8 @@
 // (an exported file, read back), including tampering that only a file can show.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   type AuditEvent,
   GENESIS_HASH,
@@ -56,6 +58,38 @@ describe('event hash', () => {
       assert.notEqual(eventHash(GENESIS_HASH, { ...e, ...changed }), base, JSON.stringify(changed));
     }
     assert.notEqual(eventHash('1'.repeat(64), e), base);
+  });
+});
+
+describe('the hashed bytes (unchanged by the faster encoder)', () => {
+  /** The hash as first written: JSON.stringify of the array around the stored data text. */
+  function reference(prevHash: unknown, seq: unknown, fields: unknown[], data: string): string {
+    const head = JSON.stringify([prevHash, seq, ...fields]);
+    return createHash('sha256').update(`${head.slice(0, -1)},${data}]`, 'utf8').digest('hex');
+  }
+
+  test('sha256sum over the documented text gives the hash shipgate computes', () => {
+    // The data text as stored: canonical JSON with an escaped backslash and quote, and an é.
+    const data = String.raw`{"a":1,"note":"é \\ \""}`;
+    const text = `["${GENESIS_HASH}",1,"2026-11-20T09:00:00.000Z","alice","approval.approved","deployment:1",${data}]`;
+    const sum = execFileSync('sha256sum', { input: text }).toString().split(' ')[0];
+    const row = { at: '2026-11-20T09:00:00.000Z', actor: 'alice', action: 'approval.approved', subject: 'deployment:1', data };
+    assert.equal(storedRowHash(GENESIS_HASH, 1, row), sum);
+  });
+
+  test('every awkward text, and what a tamperer may leave in a column, hashes as JSON.stringify writes it', () => {
+    const texts = ['', 'plain', 'quote " here', 'back\\slash', 'line\nbreak\ttab', '\u0001\u001f\u007f', 'façade ✓', '😀 pair', 'lone \ud800 high', 'lone \udc00 low', 'sep \u2028\u2029', 'x'.repeat(5000)];
+    const others: unknown[] = [null, undefined, 42, -0, 1.5, Number.NaN, Infinity, true, Buffer.from('alice'), { toJSON: () => 'then' }];
+    for (const v of [...texts, ...others]) {
+      const fields = [v, v, v, v];
+      const row = { at: v, actor: v, action: v, subject: v, data: '{}' } as unknown as Parameters<typeof storedRowHash>[2];
+      assert.equal(storedRowHash('a'.repeat(64), 7, row), reference('a'.repeat(64), 7, fields, '{}'), JSON.stringify(String(v)));
+      assert.equal(storedRowHash(v as string, 7, { ...row, at: 'x' }), reference(v, 7, ['x', v, v, v], '{}'), `as the previous hash: ${String(v)}`);
+    }
+    for (const seq of [1, 0, -0, 2 ** 53, -5, 1.5, Number.NaN, Infinity]) {
+      const row = { at: 'a', actor: 'b', action: 'c', subject: 'd', data: '{"x":[1]}' };
+      assert.equal(storedRowHash(GENESIS_HASH, seq, row), reference(GENESIS_HASH, seq, ['a', 'b', 'c', 'd'], '{"x":[1]}'), `seq ${seq}`);
+    }
   });
 });
 

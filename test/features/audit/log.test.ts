@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { type AuditEvent, GENESIS_HASH, storedRowHash, verifyAuditChain } from '../../../src/features/audit/chain.js';
+import { type AuditEvent, GENESIS_HASH, type VerifyResult, storedRowHash, verifyAuditChain } from '../../../src/features/audit/chain.js';
+import type { RangeReport } from '../../../src/features/audit/range-verify.js';
 import { parseAuditJsonl } from '../../../src/features/audit/log.js';
 import {
   appendAuditEvent,
@@ -54,8 +55,27 @@ async function swap(database: Database, a: number, b: number) {
   await sql`update audit_events set seq = ${b} where seq = -1`.execute(database.db);
 }
 
+/**
+ * Verifies in one thread and, where worker threads can read the store (SQLite), also in ranges
+ * on two workers, cut every event and every 4 events so that each tampered event sits at a
+ * range boundary at least once: every way must give the same answer.
+ */
+async function verifyEveryWay(database: Database, batchSize = 5000): Promise<VerifyResult> {
+  const one = await verifyStoredChain(database, batchSize, { workers: 0 });
+  if (database.dialect === 'sqlite') {
+    for (const rangeSize of [1, 4]) {
+      let report: RangeReport | undefined;
+      const inRanges = await verifyStoredChain(database, batchSize, { workers: 2, rangeSize, minEvents: 1, onRanges: (r) => (report = r) });
+      const head = await readAuditHead(database.db);
+      if (head && head.seq > 0) assert.ok(report, 'the worker threads ran');
+      assert.deepEqual(inRanges, one, `in ranges of ${rangeSize} the answer is the same as in one thread`);
+    }
+  }
+  return one;
+}
+
 async function problemOf(database: Database) {
-  const result = await verifyStoredChain(database);
+  const result = await verifyEveryWay(database);
   assert.equal(result.ok, false, 'verify must notice the tampering');
   if (result.ok) throw new Error('unreachable');
   return result;
@@ -96,13 +116,13 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(await readAuditEvents(database.db, { afterSeq: 1, subject: 'deployment:1' }), [written[1], single]);
       assert.deepEqual(await readAuditHead(database.db), { seq: 3, hash: single.hash });
 
-      const result = await verifyStoredChain(database);
+      const result = await verifyEveryWay(database);
       assert.deepEqual(result, { ok: true, events: 3, lastSeq: 3, lastHash: single.hash });
     });
 
     test('an empty log verifies', async () => {
       const database = await open(0);
-      assert.deepEqual(await verifyStoredChain(database), { ok: true, events: 0, lastSeq: 0, lastHash: GENESIS_HASH });
+      assert.deepEqual(await verifyEveryWay(database), { ok: true, events: 0, lastSeq: 0, lastHash: GENESIS_HASH });
     });
 
     test('a rolled-back transaction leaves no event and the head unchanged', async () => {
@@ -139,7 +159,7 @@ for (const kind of STORE_KINDS) {
       const events: AuditEvent[] = [];
       for await (const e of streamAuditEvents(database.db, 7)) events.push(e);
       assert.deepEqual(new Set(events.map((e) => e.actor)).size, 50, 'every writer\'s event is in the log once');
-      const result = await verifyStoredChain(database, 7);
+      const result = await verifyEveryWay(database, 7);
       assert.equal(result.ok, true);
       assert.equal(result.ok && result.lastSeq, 50);
     });
@@ -151,9 +171,15 @@ for (const kind of STORE_KINDS) {
           appendAuditEvent(trx, database.dialect, { actor: 'bob', action: 'deployment.state', subject: 'deployment:7', data: { i }, at: new Date(T0 + i) }),
         ),
       );
-      const [result] = await Promise.all([verifyStoredChain(database, 2), ...appends]);
-      assert.equal(result.ok, true, JSON.stringify(result));
-      assert.ok(result.ok && result.lastSeq >= 20);
+      const [result, inRanges] = await Promise.all([
+        verifyStoredChain(database, 2),
+        verifyStoredChain(database, 2, { workers: 2, rangeSize: 3, minEvents: 1 }),
+        ...appends,
+      ]);
+      for (const r of [result, inRanges]) {
+        assert.equal(r.ok, true, JSON.stringify(r));
+        assert.ok(r.ok && r.lastSeq >= 20);
+      }
       assert.deepEqual(await verifyStoredChain(database), { ok: true, events: 40, lastSeq: 40, lastHash: (await readAuditHead(database.db))!.hash });
     });
 
