@@ -308,3 +308,16 @@ export function readinessReport(input: ReadinessInput): Readiness {
     }),
   };
 }
+
+/** The deployment's facts as (field, value) rows, the same in every format of the report. */
+export function deploymentRows(r: Readiness): [string, string][] {
+  const d = r.deployment;
+  return [
+    ['state', d.state + (d.reason ? ` (${d.reason})` : '')],
+    ['type', d.type + (d.incident ? ` (incident ${d.incident})` : '')],
+    ['digest', d.digest],
+    ['commit', d.commit],
+    ['requested', `${d.requestedAt} by ${d.requestedBy}`],
+    ['last change', d.updatedAt],
+  ];
+}

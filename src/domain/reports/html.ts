@@ -2,7 +2,7 @@
 // here as inline SVG (no script, no external file), tables for the rest. Every text from the
 // store goes through `esc`, so a hostile release note or comment stays text.
 import { formatDuration } from '../figures.js';
-import type { Readiness, VersionFigures } from '../readiness.js';
+import { deploymentRows, type Readiness, type VersionFigures } from '../readiness.js';
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -88,14 +88,7 @@ export function readinessHtml(r: Readiness): string {
   out.push(
     table(
       ['field', 'value'],
-      [
-        ['state', d.state + (d.reason ? ` (${d.reason})` : '')],
-        ['type', d.type + (d.incident ? ` (incident ${d.incident})` : '')],
-        ['digest', d.digest],
-        ['commit', d.commit],
-        ['requested', `${d.requestedAt} by ${d.requestedBy}`],
-        ['last change', d.updatedAt],
-      ],
+      deploymentRows(r),
     ),
   );
 

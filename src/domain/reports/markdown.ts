@@ -2,7 +2,7 @@
 // from the store is escaped for a table cell (pipes, new lines) and for the HTML a Markdown
 // renderer lets through (<, >, &), so a release note or comment cannot add markup.
 import { formatDuration } from '../figures.js';
-import type { Readiness, VersionFigures } from '../readiness.js';
+import { deploymentRows, type Readiness, type VersionFigures } from '../readiness.js';
 
 /** Text safe inside a Markdown table cell or paragraph. */
 export function mdText(v: unknown): string {
@@ -40,14 +40,7 @@ export function readinessMarkdown(r: Readiness): string {
   out.push(
     table(
       ['field', 'value'],
-      [
-        ['state', d.state + (d.reason ? ` (${d.reason})` : '')],
-        ['type', d.type + (d.incident ? ` (incident ${d.incident})` : '')],
-        ['digest', d.digest],
-        ['commit', d.commit],
-        ['requested', `${d.requestedAt} by ${d.requestedBy}`],
-        ['last change', d.updatedAt],
-      ],
+      deploymentRows(r),
     ),
   );
 
