@@ -109,9 +109,12 @@ test('a signed evidence package, verified with and without shipgate; checkpoints
   const exported = await json(['--as', 'carol', 'evidence', '2', '-o', 'pkg.zip']);
   assert.equal(exported.keyId, keys.keyId);
   const verified = await ok(['evidence', 'verify', 'pkg.zip', '--key', PUB]);
-  assert.match(verified.stdout, /^evidence package intact: 10 files match the manifest .* deployment 2: web 1\.0\.0 → production, succeeded/);
+  assert.match(verified.stdout, /^evidence package intact: 11 files match the manifest .* deployment 2: web 1\.0\.0 → production, succeeded/);
   const zip = fs.readFileSync(path.join(dir, 'pkg.zip'));
   const files = unzipSync(zip);
+  // Among them the staging parity report: web 1.0.0 runs in staging and in production.
+  const parity = JSON.parse(Buffer.from(files['staging-parity-report.json']).toString('utf8'));
+  assert.deepEqual(parity.versions, [{ service: 'web', from: '1.0.0', to: '1.0.0', same: true }]);
   const approval = JSON.parse(Buffer.from(files['readiness-approval.json']).toString('utf8'));
   assert.equal(approval.approvals[0].comment, 'go if the error budget holds');
 
