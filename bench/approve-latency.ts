@@ -1,7 +1,11 @@
 // Approve-request latency at 100 concurrent clients, against a real `shipgate serve` child
 // process on loopback with a SQLite store (and PostgreSQL too when --postgres URL is given).
 //
-//   node --import tsx bench/approve-latency.ts [--deployments 1000] [--clients 100] [--rounds 3] [--postgres URL]
+//   node --import tsx bench/approve-latency.ts [--deployments 1000] [--clients 100] [--rounds 3] [--postgres URL] [--calendar]
+//
+// --calendar gives production the windows and freezes of `shipgate init`'s template (Amsterdam
+// time, weekly windows, yearly, weekly and public-holiday freezes), which the gate evaluates
+// on every approval; without it production has none.
 //
 // Each deployment to production needs one devops-lead and one tech-lead approval, so every
 // deployment takes two approve requests; the second one also moves it to `approved`. Prints
@@ -34,6 +38,7 @@ const FLOOR = Number(opt('floor', '300'));
 const CLIENTS = Number(opt('clients', '100'));
 const ROUNDS = Number(opt('rounds', '3'));
 const POSTGRES = opt('postgres', '');
+const CALENDAR = args.includes('--calendar');
 const MAX_SECONDS = 300; // bound on the whole load phase of one round
 
 function configYaml(services: number): string {
@@ -50,7 +55,17 @@ function configYaml(services: number): string {
     '  - name: staging',
     '    policy: { auto_approve: true }',
     '  - name: production',
+    ...(CALENDAR ? ['    timezone: Europe/Amsterdam'] : []),
     '    policy:',
+    ...(CALENDAR
+      ? [
+          '      windows: [{ days: [tue, wed, thu], start: "10:00", end: "14:00" }]',
+          '      freezes:',
+          '        - { name: end-of-year, yearly: { from: "12-20", to: "01-02" } }',
+          '        - { name: weekend, weekly: { from: "fri 15:00", to: "mon 09:00" } }',
+          '        - { name: public-holidays, holidays: { country: NL } }',
+        ]
+      : []),
     '      require_verified_in: staging',
     '      soak: 0',
     '      approvals:',
@@ -203,7 +218,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-console.log(`approve latency: ${DEPLOYMENTS} deployments × 2 approvals, ${CLIENTS} concurrent clients, ${ROUNDS} rounds, ${os.cpus().length} cores`);
+console.log(`approve latency: ${DEPLOYMENTS} deployments × 2 approvals, ${CLIENTS} concurrent clients, ${ROUNDS} rounds, ${os.cpus().length} cores${CALENDAR ? ', production with windows and freezes' : ''}`);
 const stores: [string, string | null][] = [['sqlite', null]];
 if (POSTGRES) stores.push(['postgres', POSTGRES]);
 const summary: string[] = [];

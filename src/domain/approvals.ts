@@ -52,7 +52,8 @@ export function tallyApprovals(input: TallyInput): ApprovalTally {
   const counted = new Set<string>();
   const roles: RoleTally[] = rules.map((r) => ({ role: r.role, required: r.count, approvedBy: [] }));
   let firstExpiry: number | null = null;
-  for (const a of [...live].sort((x, y) => x.at.localeCompare(y.at))) {
+  // ISO timestamps: compared as strings (localeCompare would build a collator on every call).
+  for (const a of [...live].sort((x, y) => (x.at < y.at ? -1 : x.at > y.at ? 1 : 0))) {
     if (counted.has(a.user)) continue;
     const tally = roles.find((t) => t.role === a.role);
     if (!tally || tally.approvedBy.length >= tally.required) continue;

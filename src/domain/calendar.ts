@@ -72,6 +72,16 @@ interface Interval {
 // ---- status --------------------------------------------------------------------------------
 
 export function windowStatus(cal: Calendar, now: Date): WindowStatus {
+  const memo = memoOf(cal, now.getTime());
+  if (!memo.window) {
+    const w = computeWindowStatus(cal, now);
+    memo.window = { open: w.open, closesAt: w.closesAt?.getTime() ?? null, opensAt: w.opensAt?.getTime() ?? null };
+  }
+  const w = memo.window;
+  return { open: w.open, closesAt: dateOrNull(w.closesAt), opensAt: dateOrNull(w.opensAt) };
+}
+
+function computeWindowStatus(cal: Calendar, now: Date): WindowStatus {
   const zone = checkedZone(cal.timezone);
   if (cal.windows.length === 0) return { open: true, closesAt: null, opensAt: null };
   const t = now.getTime();
@@ -82,6 +92,16 @@ export function windowStatus(cal: Calendar, now: Date): WindowStatus {
 }
 
 export function freezeStatus(cal: Calendar, now: Date): FreezeStatus {
+  const memo = memoOf(cal, now.getTime());
+  if (!memo.freeze) {
+    const f = computeFreezeStatus(cal, now);
+    memo.freeze = { frozen: f.frozen, freeze: f.freeze, until: f.until?.getTime() ?? null };
+  }
+  const f = memo.freeze;
+  return { frozen: f.frozen, freeze: f.freeze, until: dateOrNull(f.until) };
+}
+
+function computeFreezeStatus(cal: Calendar, now: Date): FreezeStatus {
   const zone = checkedZone(cal.timezone);
   const t = now.getTime();
   const active = cal.freezes.find((f) => freezeIntervals(f, zone, t).some((i) => contains(i, t)));
@@ -92,6 +112,19 @@ export function freezeStatus(cal: Calendar, now: Date): FreezeStatus {
 
 /** The earliest instant at or after `now` inside a window and outside every freeze. */
 export function nextDeployableAt(cal: Calendar, now: Date, horizonDays = DEFAULT_HORIZON_DAYS): Date | null {
+  const t = now.getTime();
+  const memo = memoOf(cal, t);
+  let next = memo.next.get(horizonDays);
+  if (next === undefined) {
+    const at = computeNextDeployableAt(cal, now, horizonDays);
+    // Deployable right now: every instant of this minute is, and answers with itself.
+    next = at === null ? null : at.getTime() === t ? 'now' : at.getTime();
+    memo.next.set(horizonDays, next);
+  }
+  return next === 'now' ? new Date(t) : next === null ? null : new Date(next);
+}
+
+function computeNextDeployableAt(cal: Calendar, now: Date, horizonDays: number): Date | null {
   const zone = checkedZone(cal.timezone);
   const limit = now.getTime() + horizonDays * DAY_MS;
   let t = now.getTime();
@@ -112,8 +145,59 @@ export function nextDeployableAt(cal: Calendar, now: Date, horizonDays = DEFAULT
   return null;
 }
 
+// ---- answers kept for the minute ---------------------------------------------------------
+//
+// Every instant where an answer above can change (a window's start or end, a freeze's, a
+// holiday's midnight) is a local wall time in whole minutes, so it falls on a whole minute of
+// UTC in every zone whose offset is whole minutes (all of them since 1972), and intervals are
+// half-open: within one minute each answer is the same, or (nextDeployableAt when deployable
+// now) the asked instant itself. The zone arithmetic behind one answer costs milliseconds and
+// a gate is evaluated twice per approval, so each calendar keeps its answers for the minute it
+// was last asked about. Keyed by the calendar object: a reloaded config brings new ones.
+
+const MINUTE_MS = 60_000;
+
+interface MinuteMemo {
+  minute: number;
+  window?: { open: boolean; closesAt: number | null; opensAt: number | null };
+  freeze?: { frozen: boolean; freeze: Freeze | null; until: number | null };
+  /** By horizon in days: the instant, none within it (null), or 'now'. */
+  next: Map<number, number | null | 'now'>;
+}
+
+const memos = new WeakMap<Calendar, MinuteMemo>();
+
+function memoOf(cal: Calendar, t: number): MinuteMemo {
+  const minute = Math.floor(t / MINUTE_MS);
+  let memo = memos.get(cal);
+  if (!memo || memo.minute !== minute) {
+    memo = { minute, next: new Map() };
+    memos.set(cal, memo);
+  }
+  return memo;
+}
+
+function dateOrNull(ms: number | null): Date | null {
+  return ms === null ? null : new Date(ms);
+}
+
 /** "Tue 24 Nov 10:00 Europe/Amsterdam": weekday and date, because a freeze can span weeks. */
 export function formatLocal(d: Date, timezone: string): string {
+  // The same few instants (a window's end, the next opening) are shown on every evaluation.
+  const key = `${d.getTime()} ${timezone}`;
+  let text = formatted.get(key);
+  if (text === undefined) {
+    if (formatted.size >= FORMATTED_KEPT) formatted.clear();
+    text = computeFormatLocal(d, timezone);
+    formatted.set(key, text);
+  }
+  return text;
+}
+
+const FORMATTED_KEPT = 1000;
+const formatted = new Map<string, string>();
+
+function computeFormatLocal(d: Date, timezone: string): string {
   const local = lx().DateTime.fromJSDate(d, { zone: timezone }).setLocale('en');
   if (!local.isValid) return `${d.toISOString()} UTC`;
   return `${local.toFormat('ccc d LLL HH:mm')} ${timezone}`;

@@ -13,35 +13,14 @@
 // one per turn only orders them.
 //
 // Work outside requests that runs long on SQLite (the reconciler going over every open
-// deployment) should await takeTurn() between items, so requests are not held up behind it.
+// deployment) awaits takeTurn() between items, so requests are not held up behind it. The
+// queue of turns lives in src/store/turns.ts, shared by both (features do not import server).
 import type { FastifyInstance } from 'fastify';
+import { queueTurn } from '../store/turns.js';
 
-const waiting: Array<() => void> = [];
-let scheduled = false;
-
-function next(): void {
-  scheduled = false;
-  waiting.shift()?.();
-  if (waiting.length > 0) schedule();
-}
-
-function schedule(): void {
-  scheduled = true;
-  setImmediate(next);
-}
-
-/** Resolves on a later turn of the event loop, after everything that queued before it. */
-export function takeTurn(): Promise<void> {
-  return new Promise((resolve) => {
-    waiting.push(resolve);
-    if (!scheduled) schedule();
-  });
-}
+export { takeTurn } from '../store/turns.js';
 
 /** Every request's handler waits for its turn (after the body is read and parsed). */
 export function takeTurns(server: FastifyInstance): void {
-  server.addHook('preHandler', (_req, _reply, done) => {
-    waiting.push(done);
-    if (!scheduled) schedule();
-  });
+  server.addHook('preHandler', (_req, _reply, done) => queueTurn(done));
 }

@@ -28,18 +28,22 @@ export class DecisionService {
     }
     if (input.decision === 'reject' && !comment) throw new InputError('a rejection needs a reason (comment)', { field: 'comment' });
     const now = () => this.lifecycle.now();
-    await retrying(() =>
+    // The gate's inputs are read once: evaluated before the approval (expiry, lapsed
+    // approvals), the approval added to them in memory, evaluated again, and the answer built
+    // from the same rows — the deployment's revision check makes them the ones committed.
+    const evaluated = await retrying(() =>
       this.store.transaction(async (tx) => {
         let d = await deploymentById(tx, id);
         const closed = () => new ConflictError(`deployment ${id} is ${d.state}: it no longer takes approvals`, { state: d.state });
         if (!GATE_STATES.includes(d.state)) throw closed();
+        const inputs = await this.lifecycle.inputsOf(tx, d);
         // Expiry is checked first, so approving a deployment that just expired is refused.
-        d = await this.lifecycle.reevaluate(tx, SYSTEM, d, null);
+        d = (await this.lifecycle.reevaluateOn(tx, SYSTEM, d, null, inputs)).deployment;
         if (!GATE_STATES.includes(d.state)) throw closed();
         if (d.requestedBy === user.name) throw new ForbiddenError(`${user.name} requested deployment ${id} and cannot approve or reject it`);
         const policy = this.directory.policy(d.environment);
         const rules = d.type === 'hotfix' ? policy.emergency.approvals : policy.approvals;
-        const approvals = await tx.deployments.approvals(id);
+        const approvals = inputs.approvals;
         const tally = tallyApprovals({ rules, approvals: approvals.filter((a) => !a.lapsedAt), requester: d.requestedBy, ttlMinutes: policy.approvalTtlMinutes, now: now() });
         const chosen = chooseApprovalRole(user, rules, tally, input.role ?? null);
         if ('error' in chosen) throw new ForbiddenError(chosen.error);
@@ -52,6 +56,7 @@ export class DecisionService {
         // PostgreSQL reads the same approvals in both) would both land.
         d = await tx.deployments.update(d, { updatedAt: now().toISOString() });
         const approval = await tx.deployments.insertApproval({ deploymentId: id, user: user.name, role: chosen.role, decision: input.decision, comment, at: now().toISOString(), authMethod: actor.via });
+        inputs.approvals.push(approval);
         await record(tx, now(), actor, input.decision === 'approve' ? 'approval.approved' : 'approval.rejected', deploymentSubject(d), {
           approvalId: approval.id,
           role: chosen.role,
@@ -59,10 +64,10 @@ export class DecisionService {
           auth: actor.via,
           hotfix: d.type === 'hotfix',
         });
-        await this.lifecycle.reevaluate(tx, actor, d, null);
+        return this.lifecycle.reevaluateOn(tx, actor, d, null, inputs);
       }),
     );
-    return this.deployments.gated(id, null);
+    return this.deployments.gatedFrom(evaluated, null);
   }
 
   async tick(actor: Actor, id: number, item: string, note?: string | null): Promise<DeploymentView> {

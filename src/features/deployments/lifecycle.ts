@@ -5,7 +5,7 @@
 import { GATE_STATES, isFinal, pathBetween, assertTransition } from '../../domain/deployment.js';
 import { evaluateGate, type GateOutcome, type GateResult } from '../../domain/gate.js';
 import type { RolloutRecord } from '../../domain/rollout.js';
-import type { Approval, ChecklistTick, Deployment, DeploymentState, DeploymentType, Release } from '../../domain/types.js';
+import type { Approval, ChecklistTick, Deployment, DeploymentState, DeploymentType, Release, Verification } from '../../domain/types.js';
 import { NotFoundError } from '../../errors.js';
 import type { Stores } from '../../store/store.js';
 import { type Actor, SYSTEM } from '../access/actor.js';
@@ -16,6 +16,7 @@ import { settingsParity } from '../parity/service.js';
 import type { CoverageService } from './coverage.js';
 import { latestRehearsal } from './rehearsals.js';
 import { SecurityService } from './security.js';
+import type { StoredApproval } from './store.js';
 
 export interface GateFacts {
   release: Release;
@@ -27,6 +28,30 @@ export interface GateFacts {
   approvals: Approval[];
   ticks: ChecklistTick[];
   previousRelease: Release | null;
+  /** The release's verifications when already read (a stored deployment's inputs); else read. */
+  verifications?: Verification[];
+}
+
+/**
+ * What the gate of a stored deployment reads from the store, read once per transaction: a
+ * decision evaluates the gate before and after adding its approval, and answers with the
+ * same rows, so it passes these along and adds what it writes instead of reading them again.
+ */
+export interface GateInputs {
+  release: Release;
+  /** Every approval on record, lapsed ones included, oldest first. */
+  approvals: StoredApproval[];
+  ticks: ChecklistTick[];
+  previousRelease: Release | null;
+  verifications: Verification[];
+}
+
+/** A deployment after a gate evaluation, with the gate and the inputs it was evaluated on. */
+export interface Reevaluated {
+  deployment: Deployment;
+  /** Both null when the deployment expired before its gate was evaluated (and none were given). */
+  gate: GateResult | null;
+  inputs: GateInputs | null;
 }
 
 export class Lifecycle {
@@ -57,7 +82,7 @@ export class Lifecycle {
   async evaluate(q: Stores, f: GateFacts): Promise<GateResult> {
     const policy = this.directory.policy(f.environment);
     const [verifications, ranBefore, rehearsal] = await Promise.all([
-      q.releases.verifications(f.release.id),
+      f.verifications ?? q.releases.verifications(f.release.id),
       f.type === 'rollback' ? q.deployments.succeededWith(f.release.id, f.environment) : Promise.resolve(false),
       policy.rollbackRehearsal && f.type !== 'rollback' ? latestRehearsal(q, f.release.service, policy.rollbackRehearsal.environment) : Promise.resolve(null),
     ]);
@@ -83,24 +108,32 @@ export class Lifecycle {
     });
   }
 
-  /** The gate of a stored deployment as it stands now (lapsed approvals left out). */
-  async gateOf(q: Stores, d: Deployment, expectedDigest: string | null): Promise<GateResult> {
-    const [release, approvals, ticks, previousRelease] = await Promise.all([
+  /** Reads what the gate of a stored deployment is evaluated on. */
+  async inputsOf(q: Stores, d: Deployment): Promise<GateInputs> {
+    const [release, approvals, ticks, previousRelease, verifications] = await Promise.all([
       releaseById(q, d.releaseId),
       q.deployments.approvals(d.id),
       q.deployments.ticks(d.id),
       d.previousReleaseId ? releaseById(q, d.previousReleaseId) : Promise.resolve(null),
+      q.releases.verifications(d.releaseId),
     ]);
+    return { release, approvals, ticks, previousRelease, verifications };
+  }
+
+  /** The gate of a stored deployment as it stands now (lapsed approvals left out). */
+  async gateOf(q: Stores, d: Deployment, expectedDigest: string | null, inputs?: GateInputs): Promise<GateResult> {
+    const i = inputs ?? (await this.inputsOf(q, d));
     return this.evaluate(q, {
-      release,
+      release: i.release,
       environment: d.environment,
       type: d.type,
       incident: d.incident,
       requestedBy: d.requestedBy,
       expectedDigest,
-      approvals: approvals.filter((a) => !a.lapsedAt),
-      ticks,
-      previousRelease,
+      approvals: i.approvals.filter((a) => !a.lapsedAt),
+      ticks: i.ticks,
+      previousRelease: i.previousRelease,
+      verifications: i.verifications,
     });
   }
 
@@ -109,14 +142,28 @@ export class Lifecycle {
    * state the outcome calls for, auditing lapsed approvals, the evaluation and each move.
    */
   async reevaluate(tx: Stores, actor: Actor, d: Deployment, expectedDigest: string | null): Promise<Deployment> {
+    return (await this.reevaluateOn(tx, actor, d, expectedDigest)).deployment;
+  }
+
+  /**
+   * reevaluate on inputs already read in this transaction (read here when absent), kept
+   * true to what it writes: approvals it marks lapsed are marked in `inputs` too. The caller
+   * adds to `inputs` what it writes itself (an approval, a tick) before the next evaluation.
+   */
+  async reevaluateOn(tx: Stores, actor: Actor, d: Deployment, expectedDigest: string | null, given?: GateInputs): Promise<Reevaluated> {
     const policy = this.directory.policy(d.environment);
     const now = this.now();
     if (now.getTime() - Date.parse(d.requestedAt) >= policy.deploymentTtlMinutes * 60_000) {
-      return this.transition(tx, SYSTEM, d, 'expired', `not started within ${policy.deploymentTtlMinutes} min of the request`);
+      const expired = await this.transition(tx, SYSTEM, d, 'expired', `not started within ${policy.deploymentTtlMinutes} min of the request`);
+      return { deployment: expired, gate: null, inputs: given ?? null };
     }
-    const gate = await this.gateOf(tx, d, expectedDigest);
+    const inputs = given ?? (await this.inputsOf(tx, d));
+    const gate = await this.gateOf(tx, d, expectedDigest, inputs);
     for (const a of gate.approvals.expired) {
-      await tx.deployments.markApprovalLapsed(a.id, now.toISOString());
+      const at = now.toISOString();
+      await tx.deployments.markApprovalLapsed(a.id, at);
+      const kept = inputs.approvals.find((k) => k.id === a.id);
+      if (kept) kept.lapsedAt = at;
       await record(tx, now, SYSTEM, 'approval.expired', deploymentSubject(d), { approvalId: a.id, user: a.user, role: a.role, approvedAt: a.at, ttlMinutes: policy.approvalTtlMinutes });
     }
     const changed = JSON.stringify(gate.checks.map((c) => [c.id, c.status])) !== JSON.stringify(d.checks.map((c) => [c.id, c.status]));
@@ -138,7 +185,7 @@ export class Lifecycle {
     } else if (changed || JSON.stringify(gate.checks) !== JSON.stringify(d.checks)) {
       current = await tx.deployments.update(current, { checks: gate.checks, updatedAt: now.toISOString() });
     }
-    return current;
+    return { deployment: current, gate, inputs };
   }
 
   async transition(tx: Stores, actor: Actor, d: Deployment, to: DeploymentState, reason: string | null, checks?: Deployment['checks'], rollout?: RolloutRecord | null): Promise<Deployment> {

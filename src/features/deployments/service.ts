@@ -8,11 +8,12 @@ import type { RolloutRecord } from '../../domain/rollout.js';
 import type { ChecklistTick, Deployment, DeploymentType, Release } from '../../domain/types.js';
 import { ConflictError, ForbiddenError, InputError } from '../../errors.js';
 import { retrying, type Store, type Stores } from '../../store/store.js';
+import { takeTurn } from '../../store/turns.js';
 import { type Actor, SYSTEM } from '../access/actor.js';
 import { deploymentSubject, record } from '../audit/record.js';
 import type { Directory } from '../directory.js';
 import { releaseById, releaseNamed } from '../releases/service.js';
-import { deploymentById, type Lifecycle } from './lifecycle.js';
+import { deploymentById, type Lifecycle, type Reevaluated } from './lifecycle.js';
 import type { DeploymentFilter, StoredApproval } from './store.js';
 
 export interface DeploymentRequest {
@@ -79,7 +80,7 @@ export class DeploymentService {
       throw new InputError(`${r.environment} has no emergency approvers configured, so hotfixes cannot be requested there`);
     }
     if (this.lifecycle.probes(r.environment)) await this.askCoverage(r.service, r.environment, r.version, await this.currentRelease(r.service, r.environment));
-    const id = await this.store.transaction(async (tx) => {
+    const evaluated = await this.store.transaction(async (tx) => {
       const open = await tx.deployments.findOpen(r.service, r.environment);
       if (open) {
         throw new ConflictError(`${r.service} already has deployment ${open.id} (${open.version}, ${open.state}) open in ${r.environment}; finish or cancel it first`, { deploymentId: open.id });
@@ -120,11 +121,11 @@ export class DeploymentService {
         incident: d.incident,
         expectedDigest: r.digest,
       });
-      await this.lifecycle.reevaluate(tx, actor, d, r.digest);
-      return d.id;
+      return this.lifecycle.reevaluateOn(tx, actor, d, r.digest);
     });
-    const view = await this.get(id);
-    return { view, gate: await this.lifecycle.gateOf(this.store, view.deployment, r.digest) };
+    // The answer is built from the rows the transaction read (the gate even once it passed).
+    const { view } = await this.gatedFrom(evaluated, r.digest);
+    return { view, gate: evaluated.gate ?? (await this.lifecycle.gateOf(this.store, view.deployment, r.digest)) };
   }
 
   /** Re-runs the gate of one open deployment now (soak passed, window opened, approvals lapsed...). */
@@ -137,13 +138,13 @@ export class DeploymentService {
         await this.askCoverage(before.service, before.environment, before.version, await this.currentRelease(before.service, before.environment), opts.freshCoverage);
       }
     }
-    await retrying(() =>
+    const evaluated = await retrying(() =>
       this.store.transaction(async (tx) => {
         const d = await deploymentById(tx, id);
-        if (GATE_STATES.includes(d.state)) await this.lifecycle.reevaluate(tx, actor, d, null);
+        return GATE_STATES.includes(d.state) ? this.lifecycle.reevaluateOn(tx, actor, d, null) : null;
       }),
     );
-    return this.gated(id, null);
+    return evaluated ? this.gatedFrom(evaluated, null) : this.gated(id, null);
   }
 
   /** Refreshes every deployment still at the gate: the server runs this on a timer. */
@@ -151,6 +152,9 @@ export class DeploymentService {
     const open = await this.store.deployments.list({ states: [...GATE_STATES], limit: 1000 });
     let changed = 0;
     for (const d of open) {
+      // On SQLite a refresh runs start to finish without yielding: let waiting requests in
+      // between (src/store/turns.ts), or a thousand refreshes hold them up for a second or more.
+      await takeTurn();
       const after = await this.refresh(SYSTEM, d.id).catch(() => null);
       if (after && after.view.deployment.state !== d.state) changed++;
     }
@@ -257,6 +261,17 @@ export class DeploymentService {
     const view = await this.get(id);
     const atGate = GATE_STATES.includes(view.deployment.state);
     return { view, gate: atGate ? await this.lifecycle.gateOf(this.store, view.deployment, expectedDigest) : null };
+  }
+
+  /**
+   * The gated answer of a transaction that just evaluated the gate, built from the rows it read
+   * (and wrote) instead of reading them again; read again when it read none (it expired).
+   */
+  async gatedFrom(r: Reevaluated, expectedDigest: string | null): Promise<Gated> {
+    if (!r.inputs) return this.gated(r.deployment.id, expectedDigest);
+    const d = r.deployment;
+    const view: DeploymentView = { deployment: d, release: r.inputs.release, approvals: r.inputs.approvals, ticks: r.inputs.ticks, waitingFor: this.lifecycle.waitingFor(d) };
+    return { view, gate: GATE_STATES.includes(d.state) ? r.gate : null };
   }
 
   list(filter: DeploymentFilter = {}): Promise<Deployment[]> {
