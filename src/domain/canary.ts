@@ -779,3 +779,61 @@ function pct(x: number): string {
 function fmt(x: number): string {
   return x.toFixed(2);
 }
+
+/** One version's figures as the judge holds them: counts, error rate, latency quantiles (ms). */
+export interface VersionFigures {
+  requests: number;
+  errors: number;
+  errorRate: number | null;
+  /** Latency quantiles in ms, null where the judge kept nothing to compute them from. */
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  /** exp(mean ln latency): the judge's own latency summary. */
+  geoMeanMs: number | null;
+}
+
+export interface JudgeFigures {
+  canary: VersionFigures;
+  stable: VersionFigures;
+}
+
+/** Nearest-rank quantile of a sorted list. */
+function sortedQuantile(sorted: number[], q: number): number | null {
+  return sorted.length ? sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]! : null;
+}
+
+/** The upper edge of the judge's 10%-wide log bin holding quantile q (canary latencies). */
+function binUpperQuantile(hist: number[], q: number): number | null {
+  const total = hist.reduce((a, x) => a + x, 0);
+  if (!total) return null;
+  let seen = 0;
+  for (let i = 0; i < hist.length; i++) {
+    seen += hist[i]!;
+    if (seen > q * total) return Math.exp((i + 1) * Math.log(1.1));
+  }
+  return Math.exp(hist.length * Math.log(1.1));
+}
+
+/**
+ * What the judge's state says of each version so far (cumulative over the rollout): requests,
+ * errors, and latency quantiles — canary's from its 10%-wide bins (upper edges, at most 10% high),
+ * stable's from its sample of first requests. Read defensively: the state is stored JSON.
+ */
+export function judgeFigures(state: unknown): JudgeFigures | null {
+  const obj = (x: unknown): Record<string, unknown> => (x && typeof x === 'object' ? (x as Record<string, unknown>) : {});
+  const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+  const a = obj(state);
+  if (!a.canary || !a.stable) return null;
+  const side = (s: Record<string, unknown>, quantiles: (q: number) => number | null): VersionFigures => {
+    const n = num(s.n) ?? 0;
+    const errors = num(s.errors) ?? 0;
+    const lat = obj(s.latency);
+    const ln = num(lat.n) ?? 0;
+    return { requests: n, errors, errorRate: n ? errors / n : null, p50: quantiles(0.5), p95: quantiles(0.95), p99: quantiles(0.99), geoMeanMs: ln ? Math.exp((num(lat.sum) ?? 0) / ln) : null };
+  };
+  const hist = Array.isArray(a.canaryHist) ? (a.canaryHist as unknown[]).map((x) => num(x) ?? 0) : [];
+  const stable = obj(a.stable);
+  const sample = Array.isArray(stable.sample) ? (stable.sample as unknown[]).flatMap((x) => (num(x) === null ? [] : [num(x)!])).sort((x, y) => x - y) : [];
+  return { canary: side(obj(a.canary), (q) => binUpperQuantile(hist, q)), stable: side(stable, (q) => sortedQuantile(sample, q)) };
+}

@@ -3,6 +3,7 @@
 // rollback readiness (the newest rehearsal against the policy's SLO), monitoring coverage,
 // migrations, security posture, approvals and checklist. Pure: what the store holds in, the
 // report out; reports/markdown.ts and reports/html.ts render it.
+import { judgeFigures, type VersionFigures } from './canary.js';
 import type { RollbackRecord, RolloutRecord, SmokeOutcome } from './rollout.js';
 import type { Approval, ChecklistItem, ChecklistTick, CheckResult, Deployment, Release } from './types.js';
 
@@ -29,17 +30,7 @@ export interface ReadinessInput {
   generatedAt: string;
 }
 
-export interface VersionFigures {
-  requests: number;
-  errors: number;
-  errorRate: number | null;
-  /** Latency quantiles in ms, null where the judge kept nothing to compute them from. */
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-  /** exp(mean ln latency): the judge's own latency summary. */
-  geoMeanMs: number | null;
-}
+export type { VersionFigures };
 
 export interface StepRow {
   step: number;
@@ -53,6 +44,11 @@ export interface StepRow {
   /** Requests per second during the step. */
   canaryPerSecond: number | null;
   stablePerSecond: number | null;
+  /** Error rates of the requests seen during this step (null: no figures kept, or none seen). */
+  canaryErrorRate: number | null;
+  stableErrorRate: number | null;
+  /** Latency quantiles (ms) of everything seen up to the end of this step. */
+  upToHere: { canary: { p50: number | null; p95: number | null; p99: number | null }; stable: { p50: number | null; p95: number | null; p99: number | null } } | null;
   verdict: 'pass' | 'fail' | 'inconclusive' | null;
   reasons: { metric: string; verdict: string; sentence: string }[];
   smoke: SmokeOutcome[];
@@ -124,43 +120,13 @@ const OWN_SECTIONS = new Set(['monitoring', 'rollback-rehearsal']);
 const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
 const obj = (x: unknown): Record<string, unknown> => (x && typeof x === 'object' ? (x as Record<string, unknown>) : {});
 
-/** Nearest-rank quantile of a sorted list. */
-function quantile(sorted: number[], q: number): number | null {
-  return sorted.length ? sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]! : null;
-}
-
-/** The upper edge of the judge's 10%-wide log bin holding quantile q (canary latencies). */
-function binQuantile(hist: number[], q: number): number | null {
-  const total = hist.reduce((a, x) => a + x, 0);
-  if (!total) return null;
-  let seen = 0;
-  for (let i = 0; i < hist.length; i++) {
-    seen += hist[i]!;
-    if (seen > q * total) return Math.exp((i + 1) * Math.log(1.1));
-  }
-  return Math.exp(hist.length * Math.log(1.1));
-}
-
-/** The judge's persisted state (domain/canary.ts JudgeState), read defensively. */
-function overallOf(analysis: unknown): Readiness['canary']['overall'] {
-  const a = obj(analysis);
-  if (!a.canary || !a.stable) return null;
-  const side = (s: Record<string, unknown>, quantiles: (q: number) => number | null): VersionFigures => {
-    const n = num(s.n) ?? 0;
-    const errors = num(s.errors) ?? 0;
-    const lat = obj(s.latency);
-    const ln = num(lat.n) ?? 0;
-    return { requests: n, errors, errorRate: n ? errors / n : null, p50: quantiles(0.5), p95: quantiles(0.95), p99: quantiles(0.99), geoMeanMs: ln ? Math.exp((num(lat.sum) ?? 0) / ln) : null };
-  };
-  const hist = Array.isArray(a.canaryHist) ? (a.canaryHist as unknown[]).map((x) => num(x) ?? 0) : [];
-  const stable = obj(a.stable);
-  const sample = Array.isArray(stable.sample) ? (stable.sample as unknown[]).flatMap((x) => (num(x) === null ? [] : [num(x)!])).sort((x, y) => x - y) : [];
-  return { canary: side(obj(a.canary), (q) => binQuantile(hist, q)), stable: side(stable, (q) => quantile(sample, q)) };
-}
+/** The judge's persisted state (domain/canary.ts), as figures for the whole rollout. */
+const overallOf = (analysis: unknown): Readiness['canary']['overall'] => judgeFigures(analysis);
 
 function stepRows(r: RolloutRecord): StepRow[] {
   let prevCanary = 0;
   let prevStable = 0;
+  let prevErrors = { canary: 0, stable: 0 };
   return r.steps.map((s, i) => {
     const next = r.steps[i + 1]?.startedAt ?? (i === r.steps.length - 1 ? (r.rollback?.decidedAt ?? null) : null);
     const end = s.endedAt ?? next;
@@ -174,6 +140,13 @@ function stepRows(r: RolloutRecord): StepRow[] {
       prevStable = s.stableRequests;
     }
     const perSecond = (k: number | null) => (k !== null && durationMs && durationMs > 0 ? k / (durationMs / 1000) : null);
+    // Error rates per step from the differences of the judge's cumulative figures.
+    const f = s.figures ?? null;
+    const rateOf = (errorsNow: number, errorsBefore: number, n: number | null) => (f && n ? Math.max(0, errorsNow - errorsBefore) / n : null);
+    const canaryErrorRate = f ? rateOf(f.canary.errors, prevErrors.canary, dc) : null;
+    const stableErrorRate = f ? rateOf(f.stable.errors, prevErrors.stable, ds) : null;
+    if (f) prevErrors = { canary: f.canary.errors, stable: f.stable.errors };
+    const q = (v: VersionFigures) => ({ p50: v.p50, p95: v.p95, p99: v.p99 });
     return {
       step: i + 1,
       weight: s.weight,
@@ -184,6 +157,9 @@ function stepRows(r: RolloutRecord): StepRow[] {
       stableRequests: ds,
       canaryPerSecond: perSecond(dc),
       stablePerSecond: perSecond(ds),
+      canaryErrorRate,
+      stableErrorRate,
+      upToHere: f ? { canary: q(f.canary), stable: q(f.stable) } : null,
       verdict: s.verdict,
       reasons: s.reasons.map((x) => ({ metric: x.metric, verdict: x.verdict, sentence: x.sentence })),
       smoke: s.smoke ?? [],
@@ -192,7 +168,7 @@ function stepRows(r: RolloutRecord): StepRow[] {
 }
 
 const NOT_STORED = [
-  "error rate and latency percentiles per step: the judge's state is cumulative over the whole rollout, and each step's record keeps only its verdict, the judge's reasons (with their statistic and threshold) and the cumulative request counts",
+  "latency percentiles of one step's requests alone: the judge keeps latency cumulatively over the rollout, so each step shows them up to its end (error rates per step come from the differences of its counts); steps recorded before shipgate kept the judge's figures show neither",
   "stable's latency percentiles come from the judge's sample of stable's first requests (200 by default), not from all of them",
   "canary's latency percentiles are the upper edges of the judge's 10%-wide bins (at most 10% above the true value)",
 ];

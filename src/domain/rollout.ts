@@ -1,6 +1,6 @@
 // The rollout's shapes: the plan a service declares, and the record the controller persists
 // after every action (in deployments.rollout), which is all it needs to carry on after a crash.
-import type { CanaryReason } from './canary.js';
+import { type CanaryReason, type JudgeFigures, judgeFigures } from './canary.js';
 
 export interface SmokeCheckSpec {
   name: string;
@@ -70,6 +70,10 @@ export interface StepRecord {
   canaryRequests: number;
   stableRequests: number;
   endedAt: string | null;
+  /** The judge's figures at the step's last look, cumulative over the rollout so far (the
+   * readiness report takes per-step error rates from their differences); absent in records
+   * written before shipgate kept them. */
+  figures?: JudgeFigures | null;
 }
 
 export interface RollbackRecord {
@@ -444,6 +448,7 @@ function analysed(rec: RolloutRecord, o: Extract<ActionOutcome, { kind: 'analyse
   step.reasons = judged.reasons;
   step.canaryRequests = judged.canaryRequests;
   step.stableRequests = judged.stableRequests;
+  step.figures = o.judged ? judgeFigures(o.analysis) : null;
   if (judged.verdict === 'fail') {
     const why = judged.reasons.filter((r) => r.verdict === 'fail').map((r) => r.sentence).join('; ');
     return decideRollback(rec, 'analysis', `analysis failed at ${rec.weight}%: ${why}`, now.toISOString());

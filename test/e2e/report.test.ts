@@ -91,6 +91,11 @@ describe('the readiness report of real rollouts (SQLite, memory driver, fixed cl
     assert.match(md, /^# Readiness report: web 2\.0\.0 → production/);
     assert.match(md, /\n## PASS\n/);
     assert.match(md, /\| 1 \| 10% \| errors \| pass \|/);
+    // Per step, from the judge's figures kept on each step: the 50% step's requests alone.
+    const [s10, s50] = r.canary.steps;
+    assert.equal(s10.canaryErrorRate, 0);
+    assert.equal(s50.canaryErrorRate, 0);
+    assert.ok(s50.canaryRequests! > 0 && s50.canaryRequests! < r.canary.overall!.canary.requests, 'the 50% step counts its own requests only');
   });
 
   test('a canary with 5% errors: FAIL, rolled back at 10%, the judge\'s reason named', async () => {
@@ -107,6 +112,12 @@ describe('the readiness report of real rollouts (SQLite, memory driver, fixed cl
     assert.match(html, /<svg [^>]*aria-label="Throughput per step \(requests per second\)"/);
     assert.match(html, /<svg [^>]*aria-label="Latency percentiles, whole rollout"/);
     assert.ok(r.canary.overall!.canary.errorRate! > 0.02, `canary error rate ${r.canary.overall!.canary.errorRate}`);
+    // The step's own figures: its error rates against stable's, its latency up to its end.
+    const step = r.canary.steps[0];
+    assert.ok(step.canaryErrorRate! > 0.02 && step.stableErrorRate! < 0.01, `step 1: canary ${step.canaryErrorRate}, stable ${step.stableErrorRate}`);
+    assert.ok(step.upToHere!.stable.p95! > 40 && step.upToHere!.stable.p95! < 61, `stable p95 up to step 1: ${step.upToHere!.stable.p95}`);
+    assert.match(html, /<svg [^>]*aria-label="Error rate per step \(%\)"/);
+    assert.match(readinessMarkdown(r), new RegExp(`\\| 1 \\| 10% \\| .* \\| ${(step.canaryErrorRate! * 100).toFixed(2)}% \\| ${(step.stableErrorRate! * 100).toFixed(2)}% \\|`));
   });
 
   test('hostile approval comments stay text: no markup gets into the HTML, no table breaks in Markdown', async () => {

@@ -54,6 +54,7 @@ export function barChart(title: string, series: string[], groups: BarGroup[], fo
 const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)}%`);
 const ms = (x: number | null) => (x === null ? '–' : `${x.toFixed(1)} ms`);
 const rate = (x: number | null) => (x === null ? '–' : `${x.toFixed(1)}/s`);
+const quantiles = (q: { p50: number | null; p95: number | null; p99: number | null } | undefined) => (q ? `${ms(q.p50)} / ${ms(q.p95)} / ${ms(q.p99)}` : '–');
 
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;color:#1d2330;max-width:1000px;margin:0 auto;padding:1rem}
 h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:1.6rem;border-bottom:1px solid #d9dde3}h3{font-size:1rem}
@@ -97,13 +98,15 @@ export function readinessHtml(r: Readiness): string {
   const judged = c.steps.filter((s) => s.canaryPerSecond !== null || s.stablePerSecond !== null);
   out.push('<div class="charts">');
   if (judged.length) out.push(barChart('Throughput per step (requests per second)', ['canary', 'stable'], judged.map((s) => ({ label: `step ${s.step} (${s.weight}%)`, values: [s.canaryPerSecond, s.stablePerSecond] })), (v) => v.toFixed(1)));
+  const withErrors = judged.filter((s) => s.canaryErrorRate !== null || s.stableErrorRate !== null);
+  if (withErrors.length) out.push(barChart('Error rate per step (%)', ['canary', 'stable'], withErrors.map((s) => ({ label: `step ${s.step} (${s.weight}%)`, values: [s.canaryErrorRate === null ? null : s.canaryErrorRate * 100, s.stableErrorRate === null ? null : s.stableErrorRate * 100] })), (v) => v.toFixed(2)));
   if (c.overall) out.push(overallCharts(c.overall));
   out.push('</div>');
   out.push('<h3>Per step</h3>');
   out.push(
     table(
-      ['step', 'weight', 'started', 'duration', 'canary requests', 'stable requests', 'canary throughput', 'stable throughput', 'verdict'],
-      c.steps.map((s) => [s.step, `${s.weight}%`, s.startedAt, formatDuration(s.durationMs), s.canaryRequests ?? '–', s.stableRequests ?? '–', rate(s.canaryPerSecond), rate(s.stablePerSecond), s.verdict ?? 'not judged']),
+      ['step', 'weight', 'started', 'duration', 'canary requests', 'stable requests', 'canary throughput', 'stable throughput', 'canary error rate', 'stable error rate', 'canary p50 / p95 / p99 up to here', 'stable p50 / p95 / p99 up to here', 'verdict'],
+      c.steps.map((s) => [s.step, `${s.weight}%`, s.startedAt, formatDuration(s.durationMs), s.canaryRequests ?? '–', s.stableRequests ?? '–', rate(s.canaryPerSecond), rate(s.stablePerSecond), pct(s.canaryErrorRate), pct(s.stableErrorRate), quantiles(s.upToHere?.canary), quantiles(s.upToHere?.stable), s.verdict ?? 'not judged']),
       'steps',
     ),
   );

@@ -23,6 +23,7 @@ function table(head: string[], rows: unknown[][]): string {
 const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)}%`);
 const ms = (x: number | null) => (x === null ? '–' : `${x.toFixed(1)} ms`);
 const rate = (x: number | null) => (x === null ? '–' : `${x.toFixed(1)}/s`);
+const quantiles = (q: { p50: number | null; p95: number | null; p99: number | null } | undefined) => (q ? `${ms(q.p50)} / ${ms(q.p95)} / ${ms(q.p99)}` : '–');
 
 function versions(o: { canary: VersionFigures; stable: VersionFigures }): string {
   const row = (name: string, v: VersionFigures) => [name, v.requests, v.errors, pct(v.errorRate), ms(v.p50), ms(v.p95), ms(v.p99), ms(v.geoMeanMs)];
@@ -50,8 +51,8 @@ export function readinessMarkdown(r: Readiness): string {
   out.push('### Per step\n');
   out.push(
     table(
-      ['step', 'weight', 'started', 'duration', 'canary requests', 'stable requests', 'canary throughput', 'stable throughput', 'verdict'],
-      c.steps.map((s) => [s.step, `${s.weight}%`, s.startedAt, formatDuration(s.durationMs), s.canaryRequests ?? '–', s.stableRequests ?? '–', rate(s.canaryPerSecond), rate(s.stablePerSecond), s.verdict ?? 'not judged']),
+      ['step', 'weight', 'started', 'duration', 'canary requests', 'stable requests', 'canary throughput', 'stable throughput', 'canary error rate', 'stable error rate', 'canary p50 / p95 / p99 up to here', 'stable p50 / p95 / p99 up to here', 'verdict'],
+      c.steps.map((s) => [s.step, `${s.weight}%`, s.startedAt, formatDuration(s.durationMs), s.canaryRequests ?? '–', s.stableRequests ?? '–', rate(s.canaryPerSecond), rate(s.stablePerSecond), pct(s.canaryErrorRate), pct(s.stableErrorRate), quantiles(s.upToHere?.canary), quantiles(s.upToHere?.stable), s.verdict ?? 'not judged']),
     ),
   );
   if (c.overall) {
