@@ -2,7 +2,22 @@
 // here as inline SVG (no script, no external file), tables for the rest. Every text from the
 // store goes through `esc`, so a hostile release note or comment stays text.
 import { formatDuration } from '../figures.js';
-import { deploymentRows, type Readiness, type VersionFigures } from '../readiness.js';
+import type { Readiness, VersionFigures } from '../readiness.js';
+import {
+  approvalsTable,
+  checklistTable,
+  checksTable,
+  deploymentTable,
+  migrationsTable,
+  postDeployTable,
+  rehearsalTable,
+  rollbackSentence,
+  smokeTable,
+  stepsTable,
+  type Table,
+  verdictsTable,
+  versionsTable,
+} from './tables.js';
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -10,7 +25,7 @@ export function esc(v: unknown): string {
   return String(v ?? '').replace(/[&<>"']/g, (c) => ESC[c]!);
 }
 
-function table(head: string[], rows: unknown[][], cls = ''): string {
+function table({ head, rows }: Table, cls = ''): string {
   if (!rows.length) return '<p class="none">none</p>';
   return `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
@@ -51,10 +66,6 @@ export function barChart(title: string, series: string[], groups: BarGroup[], fo
   return `<figure class="chart"><figcaption>${esc(title)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}"><line x1="${left}" y1="${top + plotH}" x2="${W - left}" y2="${top + plotH}" stroke="#9ca3af"/>${parts.join('')}${legend}</svg></figure>`;
 }
 
-const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)}%`);
-const ms = (x: number | null) => (x === null ? '–' : `${x.toFixed(1)} ms`);
-const rate = (x: number | null) => (x === null ? '–' : `${x.toFixed(1)}/s`);
-const quantiles = (q: { p50: number | null; p95: number | null; p99: number | null } | undefined) => (q ? `${ms(q.p50)} / ${ms(q.p95)} / ${ms(q.p99)}` : '–');
 
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;color:#1d2330;max-width:1000px;margin:0 auto;padding:1rem}
 h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:1.6rem;border-bottom:1px solid #d9dde3}h3{font-size:1rem}
@@ -87,10 +98,7 @@ export function readinessHtml(r: Readiness): string {
   out.push(`<ul id="verdict-reasons">${r.reasons.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>`);
   out.push(`<p class="muted">${esc(r.definition)} Generated ${esc(r.generatedAt)}.</p>`);
   out.push(
-    table(
-      ['field', 'value'],
-      deploymentRows(r),
-    ),
+    table(deploymentTable(r)),
   );
 
   out.push('<h2 id="canary">Canary against baseline</h2>');
@@ -104,28 +112,21 @@ export function readinessHtml(r: Readiness): string {
   out.push('</div>');
   out.push('<h3>Per step</h3>');
   out.push(
-    table(
-      ['step', 'weight', 'started', 'duration', 'canary requests', 'stable requests', 'canary throughput', 'stable throughput', 'canary error rate', 'stable error rate', 'canary p50 / p95 / p99 up to here', 'stable p50 / p95 / p99 up to here', 'verdict'],
-      c.steps.map((s) => [s.step, `${s.weight}%`, s.startedAt, formatDuration(s.durationMs), s.canaryRequests ?? '–', s.stableRequests ?? '–', rate(s.canaryPerSecond), rate(s.stablePerSecond), pct(s.canaryErrorRate), pct(s.stableErrorRate), quantiles(s.upToHere?.canary), quantiles(s.upToHere?.stable), s.verdict ?? 'not judged']),
-      'steps',
-    ),
+    table(stepsTable(c), 'steps'),
   );
   if (c.overall) {
-    const row = (name: string, v: VersionFigures) => [name, v.requests, v.errors, pct(v.errorRate), ms(v.p50), ms(v.p95), ms(v.p99), ms(v.geoMeanMs)];
     out.push("<h3>Whole rollout (the judge's state)</h3>");
-    out.push(table(['version', 'requests', 'errors', 'error rate', 'p50', 'p95', 'p99', 'geometric mean'], [row('canary', c.overall.canary), row('stable (baseline)', c.overall.stable)]));
+    out.push(table(versionsTable(c.overall)));
   }
   out.push(`<p class="muted">Not stored by shipgate: ${esc(c.notStored.join('; '))}.</p>`);
 
   out.push('<h2 id="verdicts">The judge\'s verdicts</h2>');
-  out.push(table(['step', 'weight', 'metric', 'verdict', 'reason'], c.steps.flatMap((s) => s.reasons.map((x) => [s.step, `${s.weight}%`, x.metric, x.verdict, x.sentence])), 'verdicts'));
-  const smoke = c.steps.flatMap((s) => s.smoke.map((x) => [s.step, x.name, x.ok ? 'passed' : 'FAILED', x.status ?? '–', x.reason]));
-  if (smoke.length) out.push('<h3>Smoke tests</h3>' + table(['step', 'check', 'result', 'status', 'reason'], smoke));
-  if (c.postDeploy.length) out.push('<h3>Post-deploy checks</h3>' + table(['#', 'due', 'ran', 'result', 'reasons'], c.postDeploy.map((p, i) => [i + 1, p.dueAt, p.ranAt ?? '–', p.ok === null ? 'not run' : p.ok ? 'passed' : 'FAILED', p.reasons.join('; ')])));
-  if (c.rollback) {
-    const b = c.rollback;
-    out.push(`<h3>Rollback</h3><p id="rollback">${esc(`${b.trigger}: ${b.reason}. Traffic on stable after ${formatDuration(b.msToTraffic)}, verified after ${formatDuration(b.msToVerified)}: ${b.ok === null ? 'in progress' : b.ok ? 'ok' : 'FAILED'}${b.detail ? ` (${b.detail})` : ''}`)}</p>`);
-  }
+  out.push(table(verdictsTable(c), 'verdicts'));
+  const smoke = smokeTable(c);
+  if (smoke.rows.length) out.push('<h3>Smoke tests</h3>' + table(smoke));
+  if (c.postDeploy.length) out.push('<h3>Post-deploy checks</h3>' + table(postDeployTable(c)));
+  const rollback = rollbackSentence(c);
+  if (rollback) out.push(`<h3>Rollback</h3><p id="rollback">${esc(rollback)}</p>`);
 
   out.push('<h2 id="rollback-readiness">Rollback readiness</h2>');
   out.push(`<p>${esc(rb.sentence)}</p>`);
@@ -133,7 +134,7 @@ export function readinessHtml(r: Readiness): string {
     const h = rb.rehearsal;
     const slo = rb.rule ? rb.rule.sloSeconds * 1000 : null;
     out.push(barChart('Rehearsed rollback against the SLO', ['rehearsal', 'SLO'], [{ label: 'to stable verified', values: [h.msToVerified, slo] }], (v) => formatDuration(v)));
-    out.push(table(['rehearsed', 'environment', 'version', 'result', 'to traffic', 'to verified', 'SLO', 'problems'], [[h.at, h.environment ?? '–', h.version ?? '–', h.ok ? 'ok' : 'FAILED', formatDuration(h.msToTraffic), formatDuration(h.msToVerified), rb.rule ? `${rb.rule.sloSeconds} s` : 'none', h.problems.join('; ')]]));
+    out.push(table(rehearsalTable(rb)!));
   }
   if (rb.check) out.push(`<p>Gate check rollback-rehearsal: <strong>${esc(rb.check.status)}</strong>: ${esc(rb.check.reason)}</p>`);
 
@@ -142,18 +143,18 @@ export function readinessHtml(r: Readiness): string {
 
   out.push('<h2 id="migrations">Migrations</h2>');
   out.push(`<p>${esc(r.migrations.sentence)}</p>`);
-  if (r.migrations.runs.length) out.push(table(['at', 'direction', 'during', 'result', 'duration', 'count before', 'count after', 'error'], r.migrations.runs.map((m) => [m.at, m.direction, m.during, m.ok ? 'ok' : 'FAILED', formatDuration(m.durationMs), m.countBefore ?? '–', m.countAfter ?? '–', m.error ?? ''])));
+  if (r.migrations.runs.length) out.push(table(migrationsTable(r)));
 
   out.push('<h2 id="security">Security posture</h2>');
-  out.push(table(['check', 'status', 'reason'], r.security.map((x) => [x.id, x.status + (x.bypassed ? ' (bypassed)' : ''), x.reason])));
+  out.push(table(checksTable(r.security)));
 
   out.push('<h2 id="checks">Other gate checks</h2>');
-  out.push(table(['check', 'status', 'reason'], r.otherChecks.map((x) => [x.id, x.status + (x.bypassed ? ' (bypassed)' : ''), x.reason])));
+  out.push(table(checksTable(r.otherChecks)));
 
   out.push('<h2 id="approvals">Approvals and sign-offs</h2>');
-  out.push(table(['who', 'role', 'decision', 'when', 'comment', 'sign-in', 'lapsed'], r.approvals.map((a) => [a.user, a.role, a.decision, a.at, a.comment ?? '', a.auth, a.lapsedAt ?? '']), 'approvals'));
+  out.push(table(approvalsTable(r), 'approvals'));
   out.push('<h3>Checklist</h3>');
-  out.push(table(['item', 'text', 'ticked by', 'when', 'note'], r.checklist.map((t) => [t.id, t.text, t.tickedBy ?? (t.evidence ? `evidence: ${t.evidence} report` : 'not ticked'), t.at ?? '', t.note ?? ''])));
+  out.push(table(checklistTable(r)));
   out.push('</body></html>\n');
   return out.join('\n');
 }
