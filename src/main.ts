@@ -20,6 +20,8 @@ import { MemoryDeploymentStore } from './features/deployments/memory-store.js';
 import { DeploymentService } from './features/deployments/service.js';
 import { SqlDeploymentStore } from './features/deployments/sql-store.js';
 import { Directory } from './features/directory.js';
+import { FiguresService } from './features/figures/service.js';
+import { ParityService } from './features/parity/service.js';
 import { MemoryReleaseStore } from './features/releases/memory-store.js';
 import { ReleaseService } from './features/releases/service.js';
 import { SqlReleaseStore } from './features/releases/sql-store.js';
@@ -46,6 +48,8 @@ export interface Shipgate {
   status: StatusService;
   audit: AuditService;
   rollouts: RolloutService;
+  parity: ParityService;
+  figures: FiguresService;
 }
 
 export function createShipgate(opts: { config: ShipgateConfig; store: Store; now?: () => Date }): Shipgate {
@@ -78,6 +82,8 @@ export function createShipgate(opts: { config: ShipgateConfig; store: Store; now
     status: new StatusService(directory, store, deployments, lifecycle),
     audit: new AuditService(store),
     rollouts: new RolloutService(directory, store, lifecycle, deployments),
+    parity: new ParityService(directory, store),
+    figures: new FiguresService(directory, store, now),
   };
 }
 

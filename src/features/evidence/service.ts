@@ -8,7 +8,6 @@ import type { Shipgate } from '../../main.js';
 import type { Actor } from '../access/actor.js';
 import type { AuditEvent } from '../audit/chain.js';
 import { deploymentSubject, record, releaseSubject } from '../audit/record.js';
-import { ParityService } from '../parity/service.js';
 import { ARTIFACT_PRODUCERS, type Artifact, type ArtifactProducer, type EvidenceSource } from './artifacts.js';
 import { signCheckpoint } from './checkpoint.js';
 import type { SigningKey } from './keys.js';
@@ -67,7 +66,7 @@ export async function gatherEvidence(sg: Shipgate, deploymentId: number, key: Si
     }
   }
   const chain = await sg.audit.verify();
-  const parity = previousEnvironment ? await new ParityService(sg.directory, sg.store).report(previousEnvironment, d.environment, d.service) : null;
+  const parity = previousEnvironment ? await sg.parity.report(previousEnvironment, d.environment, d.service) : null;
   return { view, policy, previousEnvironment, previousDeployments, events, rehearsal, head, chain, checkpoint: signCheckpoint(head, at, key), at, parity };
 }
 

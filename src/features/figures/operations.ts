@@ -6,12 +6,8 @@ import { z } from 'zod';
 import { readinessReport } from '../../domain/readiness.js';
 import { readinessHtml } from '../../domain/reports/html.js';
 import { readinessMarkdown } from '../../domain/reports/markdown.js';
-import type { Shipgate } from '../../main.js';
 import { operation } from '../../server/operation.js';
 import { id, name } from '../../server/schemas.js';
-import { FiguresService } from './service.js';
-
-export const figuresOf = (sg: Shipgate) => new FiguresService(sg.directory, sg.store, sg.now);
 
 export const metrics = operation({
   method: 'GET',
@@ -20,7 +16,7 @@ export const metrics = operation({
   permission: 'user',
   query: z.object({ service: name.optional(), env: name.optional(), since: z.string().max(40).optional() }).strict(),
   async handle({ query }, sg) {
-    return { metrics: await figuresOf(sg).figures({ service: query.service, environment: query.env, since: query.since }) };
+    return { metrics: await sg.figures.figures({ service: query.service, environment: query.env, since: query.since }) };
   },
 });
 
@@ -32,7 +28,7 @@ export const report = operation({
   params: z.object({ id: id() }),
   query: z.object({ format: z.enum(['md', 'html', 'json']).optional() }).strict(),
   async handle({ params, query }, sg) {
-    const r = readinessReport(await figuresOf(sg).readiness(params.id));
+    const r = readinessReport(await sg.figures.readiness(params.id));
     if (query.format === 'json') return { report: r };
     const text = query.format === 'html' ? readinessHtml(r) : readinessMarkdown(r);
     return { contentType: query.format === 'html' ? 'text/html; charset=utf-8' : 'text/markdown; charset=utf-8', write: async (out: { write(chunk: string): unknown }) => out.write(text) };

@@ -3,7 +3,6 @@
 import { z } from 'zod';
 import { operation } from '../../server/operation.js';
 import { name } from '../../server/schemas.js';
-import { ParityService } from './service.js';
 
 export const parityReport = operation({
   method: 'GET',
@@ -13,7 +12,7 @@ export const parityReport = operation({
   query: z.object({ from: name, to: name, service: name.optional() }).strict(),
   async handle({ actor, query }, sg) {
     sg.directory.assertUser(actor);
-    return { parity: await new ParityService(sg.directory, sg.store).report(query.from, query.to, query.service) };
+    return { parity: await sg.parity.report(query.from, query.to, query.service) };
   },
 });
 

@@ -14,7 +14,6 @@ import { GATE_STATES } from '../../domain/deployment.js';
 import type { Deployment } from '../../domain/types.js';
 import { ForbiddenError, InputError, NotFoundError, ShipgateError, UnauthorizedError } from '../../errors.js';
 import type { Shipgate } from '../../main.js';
-import { FiguresService } from '../figures/service.js';
 import { html, page } from './html.js';
 import { OidcSignIn } from './oidc.js';
 import { actorOf, COOKIE, cookies, csrfOk, PENDING_COOKIE, type Session, SessionStore, setCookie } from './session.js';
@@ -281,7 +280,7 @@ export function registerUi(server: FastifyInstance, sg: Shipgate): void {
 
     // The deployment figures (features/figures): any signed-in user, like GET /api/v1/metrics.
     app.get<{ Querystring: { service?: string; env?: string; since?: string } }>('/ui/metrics', async (req, reply) => {
-      const figures = new FiguresService(sg.directory, sg.store, sg.now);
+      const figures = sg.figures;
       const f = { service: (req.query.service ?? '').trim(), env: (req.query.env ?? '').trim() || figures.defaultEnvironment(), since: (req.query.since ?? '').trim() || '30d' };
       const m = await figures.figures({ service: f.service || undefined, environment: f.env, since: f.since });
       const body = views.metrics(
