@@ -32,9 +32,10 @@ export function memoryStore(build: (t: MemoryTables) => Stores, tables: MemoryTa
         // Its own object per transaction, so what is queued to run after commit (telemetry,
         // say) is this transaction's alone, and runs only if it succeeds.
         const tx: Stores = { ...stores };
-        const committed = trackCommit(tx);
+        const { appendAudit, committed } = trackCommit(tx);
         try {
           const result = await fn(tx);
+          await appendAudit();
           committed();
           return result;
         } catch (err) {
