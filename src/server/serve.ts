@@ -13,6 +13,8 @@ import { startNotifications } from '../features/notifications/worker.js';
 import { checkLeaseSettings, DEFAULT_LEASE_SETTINGS, defaultReplicaId, type LeaseSettings, RolloutLeases } from '../features/rollouts/lease-keeper.js';
 import { buildController, driveRollouts } from '../features/rollouts/runner.js';
 import type { Shipgate } from '../main.js';
+import { startCheckpointer } from '../store/checkpointer.js';
+import { databaseOf } from '../store/sql.js';
 import { buildServer } from './app.js';
 import { serverLogger } from './logging.js';
 import { setLeaseHeld } from './telemetry.js';
@@ -96,6 +98,9 @@ export async function serve(sg: Shipgate, opts: ServeOptions, out: (text: string
   const github = startGithub(sg, server.log);
   // Signed checkpoints of the audit chain's head (features/evidence/checkpoints.ts).
   const checkpoints = startCheckpoints(sg, server.log);
+  // SQLite's write-ahead log folded back on a worker thread, never inside a request's commit.
+  const database = databaseOf(sg.store);
+  const walCheckpointer = database ? await startCheckpointer(database) : null;
 
   await new Promise<void>((resolve) => {
     const stop = async () => {
@@ -106,6 +111,7 @@ export async function serve(sg: Shipgate, opts: ServeOptions, out: (text: string
       await github.stop();
       await checkpoints.stop();
       await server.close();
+      await walCheckpointer?.stop();
       resolve();
     };
     process.once('SIGTERM', stop);

@@ -1,0 +1,104 @@
+// Folding a served SQLite file's write-ahead log back into the database on a worker thread.
+// Left to itself, SQLite does this inside whichever commit fills the log past 1,000 pages:
+// that commit copies the pages and waits for two fsyncs, 5–16 ms on a plain disk, while the
+// server's one thread answers nobody (under bench/approve-latency.ts, every hundredth approval,
+// and more than half of all the time commits took). `shipgate serve` turns that off on its
+// connection and lets a thread with its own connection do it: a passive checkpoint every
+// quarter second, which never holds the write lock, so commits go on meanwhile; and when the log
+// has still grown past 64 MB (writes that never pause), a truncating one, which waits for the
+// current writer and then briefly holds the lock. If the thread cannot run, the connection
+// checkpoints for itself again.
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { sql } from 'kysely';
+import type { Database } from './db.js';
+
+export interface CheckpointerOptions {
+  /** Between passive checkpoints (default 250 ms). */
+  everyMs?: number;
+  /** Log pages past which a truncating checkpoint follows (default 16,384: 64 MB of 4 KB pages). */
+  truncateAbovePages?: number;
+}
+
+/** What the thread reports after each checkpoint that had pages to copy. */
+export interface CheckpointReport {
+  /** Pages in the log, and how many of them are now in the database file. */
+  log: number;
+  checkpointed: number;
+  truncated: boolean;
+}
+
+export interface Checkpointer {
+  /** Every checkpoint that copied pages (for tests and debugging). */
+  onReport?: (r: CheckpointReport) => void;
+  stop(): Promise<void>;
+}
+
+// SQLite's own default, restored when the thread is gone.
+const AUTOCHECKPOINT_PAGES = 1000;
+
+// The thread's code: plain JavaScript run from a string, so it needs no file of its own in
+// dist/ and no TypeScript loader when shipgate runs from its sources.
+const THREAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Sqlite = require(workerData.module);
+const db = new Sqlite(workerData.file, { fileMustExist: true });
+db.pragma('busy_timeout = 5000');
+const passive = db.prepare('pragma wal_checkpoint(PASSIVE)');
+const truncate = db.prepare('pragma wal_checkpoint(TRUNCATE)');
+let copied = -1;
+const timer = setInterval(() => {
+  try {
+    let r = passive.get();
+    let truncated = false;
+    if (r.log > workerData.truncateAbovePages) { r = truncate.get(); truncated = true; }
+    if (r.checkpointed !== copied || truncated) parentPort.postMessage({ log: r.log, checkpointed: r.checkpointed, truncated });
+    copied = r.checkpointed;
+  } catch (err) {
+    // Busy or locked: the next round tries again.
+    if (!/busy|locked/i.test(String(err && err.message))) throw err;
+  }
+}, workerData.everyMs);
+parentPort.on('message', (m) => { if (m === 'stop') { clearInterval(timer); db.close(); parentPort.close(); } });
+`;
+
+/**
+ * Starts checkpointing `database` (a SQLite file) on a worker thread; null for PostgreSQL or
+ * a database in memory, where there is nothing to do.
+ */
+export async function startCheckpointer(database: Database, opts: CheckpointerOptions = {}): Promise<Checkpointer | null> {
+  if (database.dialect !== 'sqlite' || database.location === ':memory:') return null;
+  const setAutocheckpoint = (pages: number) => sql.raw(`pragma wal_autocheckpoint = ${pages}`).execute(database.db);
+  await setAutocheckpoint(0);
+  const worker = new Worker(THREAD, {
+    eval: true,
+    workerData: {
+      module: createRequire(import.meta.url).resolve('better-sqlite3'),
+      file: database.location,
+      everyMs: opts.everyMs ?? 250,
+      truncateAbovePages: opts.truncateAbovePages ?? 16_384,
+    },
+  });
+  // A background helper: it never keeps the process alive by itself.
+  worker.unref();
+  let stopped = false;
+  const gone = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  const checkpointer: Checkpointer = {
+    async stop() {
+      if (stopped) return gone;
+      stopped = true;
+      // Kept alive until the thread has closed its connection.
+      worker.ref();
+      worker.postMessage('stop');
+      await gone;
+      await setAutocheckpoint(AUTOCHECKPOINT_PAGES).catch(() => {});
+    },
+  };
+  worker.on('message', (r: CheckpointReport) => checkpointer.onReport?.(r));
+  // The thread failed (it could not open the file, say): the connection checkpoints itself.
+  worker.on('error', () => {});
+  worker.once('exit', () => {
+    if (!stopped) void setAutocheckpoint(AUTOCHECKPOINT_PAGES).catch(() => {});
+  });
+  return checkpointer;
+}
