@@ -1,8 +1,12 @@
 // The access store on SQLite or PostgreSQL.
 import type { Kysely, Selectable } from 'kysely';
+import { hot } from '../../store/hot.js';
 import type { DB } from '../../store/schema.js';
 import { unique } from '../../store/sql.js';
 import type { AccessStore, ApiToken } from './store.js';
+
+// Read by every request that brings a token (store/hot.ts).
+const byHash = hot('token by hash', (q, sha256: string) => q.selectFrom('api_tokens').selectAll().where('token_sha256', '=', sha256));
 
 function toToken(row: Selectable<DB['api_tokens']>): ApiToken {
   return { id: Number(row.id), user: row.user_name, label: row.label, createdAt: row.created_at, revokedAt: row.revoked_at };
@@ -18,7 +22,7 @@ export class SqlAccessStore implements AccessStore {
     return toToken(row);
   }
   async tokenByHash(sha256: string) {
-    const row = await this.q.selectFrom('api_tokens').selectAll().where('token_sha256', '=', sha256).executeTakeFirst();
+    const row = (await byHash(this.q, sha256)).rows[0];
     return row ? toToken(row) : null;
   }
   async tokens() {

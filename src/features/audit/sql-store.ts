@@ -3,6 +3,7 @@
 import { type Kysely, sql } from 'kysely';
 import { InputError, StoreError } from '../../errors.js';
 import type { Database, Dialect } from '../../store/db.js';
+import { hot } from '../../store/hot.js';
 import type { DB } from '../../store/schema.js';
 import type { AuditEvent, ChainHead, StoredAuditRow, VerifyResult } from './chain.js';
 import { type AuditInput, chainAfter, exportJsonl, type LineSink, toEvent, type VerifyChainOptions, verifyChain } from './log.js';
@@ -10,6 +11,21 @@ import type { AuditQuery, AuditRangeSource, AuditStore } from './store.js';
 
 // Rows per insert statement: 8 values a row stays under SQLite's and PostgreSQL's limits.
 const INSERT_CHUNK = 500;
+
+// An append's statements, compiled once (store/hot.ts): the head, read under its lock on
+// PostgreSQL; the insert of up to HOT_ROWS events (a transaction's usual few); the head's move.
+const HOT_ROWS = 8;
+const readHead = hot('audit head', (q, id: number) => q.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', id));
+const lockHead = hot('audit head, locked', (q, id: number) => q.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', id).forUpdate());
+const moveHead = hot('move the audit head', (q, seq: number, hash: string, id: number, oldSeq: number, oldHash: string) =>
+  q.updateTable('audit_head').set({ seq, hash }).where('id', '=', id).where('seq', '=', oldSeq).where('hash', '=', oldHash),
+);
+const COLUMNS = ['seq', 'at', 'actor', 'action', 'subject', 'data', 'prev_hash', 'hash'] as const;
+const inserts = Array.from({ length: HOT_ROWS + 1 }, (_, n) =>
+  hot(`insert ${n} audit events`, (q, ...v: unknown[]) =>
+    q.insertInto('audit_events').values(Array.from({ length: n }, (_r, i) => Object.fromEntries(COLUMNS.map((c, j) => [c, v[i * COLUMNS.length + j]])) as never)),
+  ),
+);
 
 export class SqlAuditStore implements AuditStore {
   constructor(
@@ -21,23 +37,19 @@ export class SqlAuditStore implements AuditStore {
     if (inputs.length === 0) return [];
     // The head row is the lock appends queue on: on SQLite the caller's BEGIN IMMEDIATE already
     // holds the write lock; on PostgreSQL FOR UPDATE makes the next appender wait for our commit.
-    let query = this.q.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1);
-    if (this.dialect === 'postgres') query = query.forUpdate();
-    const head = await query.executeTakeFirst();
+    const head = (await (this.dialect === 'postgres' ? lockHead : readHead)(this.q, 1)).rows[0];
     if (!head) throw new StoreError('the audit head row is missing: the store was not set up by shipgate, or it was tampered with');
     const chained = chainAfter({ seq: Number(head.seq), hash: head.hash }, inputs);
-    for (let i = 0; i < chained.rows.length; i += INSERT_CHUNK) {
-      await this.q.insertInto('audit_events').values(chained.rows.slice(i, i + INSERT_CHUNK)).execute();
+    if (chained.rows.length <= HOT_ROWS) {
+      await inserts[chained.rows.length](this.q, ...chained.rows.flatMap((r) => COLUMNS.map((c) => r[c])));
+    } else {
+      for (let i = 0; i < chained.rows.length; i += INSERT_CHUNK) {
+        await this.q.insertInto('audit_events').values(chained.rows.slice(i, i + INSERT_CHUNK)).execute();
+      }
     }
     // Guarded by the old values: if anything else moved the head, fail rather than fork the chain.
-    const updated = await this.q
-      .updateTable('audit_head')
-      .set({ seq: chained.head.seq, hash: chained.head.hash })
-      .where('id', '=', 1)
-      .where('seq', '=', head.seq)
-      .where('hash', '=', head.hash)
-      .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) !== 1) {
+    const updated = await moveHead(this.q, chained.head.seq, chained.head.hash, 1, head.seq, head.hash);
+    if (Number(updated.numAffectedRows) !== 1) {
       throw new StoreError('the audit head moved during an append: audit events must be appended inside a transaction');
     }
     return chained.events;

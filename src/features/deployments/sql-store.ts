@@ -1,6 +1,7 @@
 // The deployments store on SQLite or PostgreSQL.
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, QueryResult, Selectable } from 'kysely';
 import type { Approval, ChecklistTick, CheckResult, Decision, Deployment, DeploymentState, DeploymentType } from '../../domain/types.js';
+import { hot } from '../../store/hot.js';
 import type { DB } from '../../store/schema.js';
 import { unique } from '../../store/sql.js';
 import { StaleRevisionError } from '../../store/store.js';
@@ -41,11 +42,44 @@ function toApproval(r: Selectable<DB['approvals']>): StoredApproval {
   };
 }
 
+// The statements every approval runs (store/hot.ts).
+const byId = hot('deployment by id', (q, id: number) => q.selectFrom('deployments').selectAll().where('id', '=', id));
+const approvalsOf = hot('approvals of a deployment', (q, id: number) => q.selectFrom('approvals').selectAll().where('deployment_id', '=', id).orderBy('id'));
+const ticksOf = hot('ticks of a deployment', (q, id: number) => q.selectFrom('checklist_ticks').selectAll().where('deployment_id', '=', id));
+const insertApprovalRow = hot(
+  'insert an approval',
+  (q, deploymentId: number, user: string, role: string, decision: string, comment: string | null, at: string, authMethod: string, lapsedAt: null) =>
+    q
+      .insertInto('approvals')
+      .values({ deployment_id: deploymentId, user_name: user, role, decision, comment, at, auth_method: authMethod, lapsed_at: lapsedAt })
+      .returningAll(),
+);
+// An update sets the columns its patch names, so each set of names is its own statement; its
+// arguments are those columns' values, then updated_at, the new rev, the id and the old rev.
+type Column = 'state' | 'reason' | 'checks' | 'active_key' | 'rollout';
+const updates = new Map<string, (q: Kysely<DB>, ...args: unknown[]) => Promise<QueryResult<unknown>>>();
+function updateOf(columns: Column[]) {
+  const key = columns.join(',');
+  let run = updates.get(key);
+  if (!run) {
+    const n = columns.length;
+    run = hot(`update deployment (${key})`, (q, ...a: unknown[]) =>
+      q
+        .updateTable('deployments')
+        .set({ ...Object.fromEntries(columns.map((c, i) => [c, a[i]])), updated_at: a[n] as string, rev: a[n + 1] as number })
+        .where('id', '=', a[n + 2] as number)
+        .where('rev', '=', a[n + 3] as number),
+    );
+    updates.set(key, run);
+  }
+  return run;
+}
+
 export class SqlDeploymentStore implements DeploymentStore {
   constructor(private readonly q: Kysely<DB>) {}
 
   async find(id: number) {
-    const row = await this.q.selectFrom('deployments').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = (await byId(this.q, id)).rows[0];
     return row ? toDeployment(row) : null;
   }
 
@@ -91,21 +125,19 @@ export class SqlDeploymentStore implements DeploymentStore {
   }
 
   async update(d: Deployment, patch: DeploymentPatch) {
-    const result = await this.q
-      .updateTable('deployments')
-      .set({
-        ...(patch.state !== undefined ? { state: patch.state } : {}),
-        ...(patch.reason !== undefined ? { reason: patch.reason } : {}),
-        ...(patch.checks !== undefined ? { checks: JSON.stringify(patch.checks) } : {}),
-        ...(patch.open !== undefined ? { active_key: patch.open ? activeKey(d.service, d.environment) : null } : {}),
-        ...(patch.rollout !== undefined ? { rollout: patch.rollout === null ? null : JSON.stringify(patch.rollout) } : {}),
-        updated_at: patch.updatedAt,
-        rev: d.rev + 1,
-      })
-      .where('id', '=', d.id)
-      .where('rev', '=', d.rev)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) !== 1) throw new StaleRevisionError(d.id);
+    const columns: Column[] = [];
+    const values: unknown[] = [];
+    const set = (c: Column, v: unknown) => {
+      columns.push(c);
+      values.push(v);
+    };
+    if (patch.state !== undefined) set('state', patch.state);
+    if (patch.reason !== undefined) set('reason', patch.reason);
+    if (patch.checks !== undefined) set('checks', JSON.stringify(patch.checks));
+    if (patch.open !== undefined) set('active_key', patch.open ? activeKey(d.service, d.environment) : null);
+    if (patch.rollout !== undefined) set('rollout', patch.rollout === null ? null : JSON.stringify(patch.rollout));
+    const result = await updateOf(columns)(this.q, ...values, patch.updatedAt, d.rev + 1, d.id, d.rev);
+    if (Number(result.numAffectedRows) !== 1) throw new StaleRevisionError(d.id);
     return applyPatch(d, patch);
   }
 
@@ -135,26 +167,12 @@ export class SqlDeploymentStore implements DeploymentStore {
   }
 
   async approvals(deploymentId: number) {
-    const rows = await this.q.selectFrom('approvals').selectAll().where('deployment_id', '=', deploymentId).orderBy('id').execute();
-    return rows.map(toApproval);
+    return (await approvalsOf(this.q, deploymentId)).rows.map(toApproval);
   }
 
   async insertApproval(a: Omit<Approval, 'id'>) {
-    const row = await this.q
-      .insertInto('approvals')
-      .values({
-        deployment_id: a.deploymentId,
-        user_name: a.user,
-        role: a.role,
-        decision: a.decision,
-        comment: a.comment,
-        at: a.at,
-        auth_method: a.authMethod,
-        lapsed_at: null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return toApproval(row);
+    const { rows } = await insertApprovalRow(this.q, a.deploymentId, a.user, a.role, a.decision, a.comment, a.at, a.authMethod, null);
+    return toApproval(rows[0]);
   }
 
   async markApprovalLapsed(id: number, at: string) {
@@ -162,7 +180,7 @@ export class SqlDeploymentStore implements DeploymentStore {
   }
 
   async ticks(deploymentId: number) {
-    const rows = await this.q.selectFrom('checklist_ticks').selectAll().where('deployment_id', '=', deploymentId).execute();
+    const { rows } = await ticksOf(this.q, deploymentId);
     return rows.map((r) => ({ deploymentId: Number(r.deployment_id), item: r.item, user: r.user_name, note: r.note, at: r.at }));
   }
 

@@ -1,6 +1,7 @@
 // The notifications outbox on SQLite and PostgreSQL, and its migration.
 import type { Kysely, Migration, Selectable } from 'kysely';
 import type { Dialect } from '../../store/migrations.js';
+import { hot } from '../../store/hot.js';
 import type { DB } from '../../store/schema.js';
 import type { NoticeEvent } from './config.js';
 import type { Delivery, DeliveryState, OutboxEvent, OutboxStore } from './store.js';
@@ -23,14 +24,16 @@ function toDelivery(row: Selectable<DB['notification_deliveries']>): Delivery {
   };
 }
 
+// Written with most audit events (store/hot.ts).
+const insertEvent = hot('insert an outbox event', (q, event: string, at: string, actor: string, subject: string, data: string, expandedAt: null) =>
+  q.insertInto('notification_outbox').values({ event, at, actor, subject, data, expanded_at: expandedAt }),
+);
+
 export class SqlOutboxStore implements OutboxStore {
   constructor(private readonly q: Kysely<DB>) {}
 
   async enqueue(e: Omit<OutboxEvent, 'id'>) {
-    await this.q
-      .insertInto('notification_outbox')
-      .values({ event: e.event, at: e.at, actor: e.actor, subject: e.subject, data: JSON.stringify(e.data), expanded_at: null })
-      .execute();
+    await insertEvent(this.q, e.event, e.at, e.actor, e.subject, JSON.stringify(e.data), null);
   }
 
   async unexpanded(limit: number) {

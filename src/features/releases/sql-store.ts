@@ -1,11 +1,16 @@
 // The releases store on SQLite or PostgreSQL.
 import type { Kysely, Selectable } from 'kysely';
 import type { Release, ReportSummary, Verification } from '../../domain/types.js';
+import { hot } from '../../store/hot.js';
 import type { DB } from '../../store/schema.js';
 import { unique } from '../../store/sql.js';
 import type { ReleaseStore } from './store.js';
 
 type Row = Selectable<DB['releases']>;
+
+// Read by every approval (store/hot.ts).
+const byId = hot('release by id', (q, id: number) => q.selectFrom('releases').selectAll().where('id', '=', id));
+const verificationsOf = hot('verifications of a release', (q, id: number) => q.selectFrom('release_verifications').selectAll().where('release_id', '=', id));
 
 function toRelease(r: Row): Release {
   return {
@@ -35,7 +40,7 @@ export class SqlReleaseStore implements ReleaseStore {
   }
 
   async byId(id: number) {
-    const row = await this.q.selectFrom('releases').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = (await byId(this.q, id)).rows[0];
     return row ? toRelease(row) : null;
   }
 
@@ -70,7 +75,7 @@ export class SqlReleaseStore implements ReleaseStore {
   }
 
   async verifications(releaseId: number) {
-    const rows = await this.q.selectFrom('release_verifications').selectAll().where('release_id', '=', releaseId).execute();
+    const { rows } = await verificationsOf(this.q, releaseId);
     return rows.map((r) => ({ releaseId: Number(r.release_id), environment: r.environment, verifiedAt: r.verified_at, verifiedBy: r.verified_by, note: r.note }));
   }
 
