@@ -101,7 +101,7 @@ async function prepare(dir: string, url: string | null): Promise<{ tokens: Recor
   return { tokens, ids, floor };
 }
 
-async function startServer(dir: string, url: string | null): Promise<{ port: number; stop: () => void }> {
+async function startServer(dir: string, url: string | null): Promise<{ port: number; pid: number; stop: () => void }> {
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/shipgate.js'), '-c', path.join(dir, 'shipgate.yaml'), 'serve', '--port', '0', '--reconcile-every', process.env.BENCH_RECONCILE ?? '15'], {
     env: { ...process.env, SHIPGATE_LOG_LEVEL: 'warn', SHIPGATE_DATABASE_URL: url ?? '' },
@@ -119,7 +119,17 @@ async function startServer(dir: string, url: string | null): Promise<{ port: num
       }
     });
   });
-  return { port, stop: () => child.kill('SIGTERM') };
+  return { port, pid: child.pid!, stop: () => child.kill('SIGTERM') };
+}
+
+/** CPU seconds (user + system) the process `pid` has used so far (Linux; NaN elsewhere). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 function post(agent: http.Agent, port: number, urlPath: string, token: string, body: string): Promise<number> {
@@ -156,7 +166,7 @@ async function freshDatabase(url: string): Promise<string> {
   return u.toString();
 }
 
-async function round(label: string, serverUrl: string | null): Promise<{ p50: number; p99: number; rps: number; errors: number; floor: number }> {
+async function round(label: string, serverUrl: string | null): Promise<{ p50: number; p99: number; rps: number; errors: number; floor: number; cpuMs: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipgate-bench-approve-'));
   const url = serverUrl ? await freshDatabase(serverUrl) : null;
   fs.writeFileSync(path.join(dir, 'shipgate.yaml'), configYaml(DEPLOYMENTS + WARMUP / 2 + FLOOR));
@@ -183,6 +193,7 @@ async function round(label: string, serverUrl: string | null): Promise<{ p50: nu
   let errors = 0;
   const slow: string[] = [];
   const started = performance.now();
+  const cpuBefore = cpuSeconds(server.pid);
   const deadline = started + MAX_SECONDS * 1000;
   let next = 0;
   await Promise.all(
@@ -199,14 +210,16 @@ async function round(label: string, serverUrl: string | null): Promise<{ p50: nu
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpuMs = ((cpuSeconds(server.pid) - cpuBefore) * 1000) / latencies.length;
   agent.destroy();
   server.stop();
   latencies.sort((a, b) => a - b);
-  const r = { p50: pct(latencies, 50), p99: pct(latencies, 99), rps: latencies.length / seconds, errors, floor };
+  const r = { p50: pct(latencies, 50), p99: pct(latencies, 99), rps: latencies.length / seconds, errors, floor, cpuMs };
   console.log(
     `${label.padEnd(10)} ${String(latencies.length).padStart(6)} approvals  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  ${r.rps.toFixed(0).padStart(5)} req/s  non-201: ${errors}` +
       `  | floor ${floor.toFixed(0)} approvals/s (${(1000 / floor).toFixed(2)} ms each), HTTP at ${CLIENTS} clients = ${((100 * r.rps) / floor).toFixed(0)}% of it`,
   );
+  console.log(`           server CPU: ${cpuMs.toFixed(2)} ms per approval (the floor's ${(1000 / floor).toFixed(2)} ms in this process, without HTTP)`);
   console.log(`           warm-up: ${WARMUP} approvals, 4 at a time, in ${coldSeconds.toFixed(2)} s, slowest ${coldMax.toFixed(0)} ms`);
   if (slow.length) console.log(`           ${slow.length} requests over 1 s (started at + took): ${slow.slice(0, 8).join(', ')}${slow.length > 8 ? ', …' : ''}`);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -227,7 +240,8 @@ for (const [label, url] of stores) {
   for (let i = 0; i < ROUNDS; i++) rs.push(await round(label, url));
   summary.push(
     `${label.padEnd(10)} median of ${ROUNDS}: p50 ${median(rs.map((r) => r.p50)).toFixed(1)} ms, p99 ${median(rs.map((r) => r.p99)).toFixed(1)} ms, ${median(rs.map((r) => r.rps)).toFixed(0)} approvals/s` +
-      ` | floor ${median(rs.map((r) => r.floor)).toFixed(0)} approvals/s; HTTP/floor ${median(rs.map((r) => r.rps / r.floor)).toFixed(2)}`,
+      ` | floor ${median(rs.map((r) => r.floor)).toFixed(0)} approvals/s; HTTP/floor ${median(rs.map((r) => r.rps / r.floor)).toFixed(2)}` +
+      ` | server CPU ${median(rs.map((r) => r.cpuMs)).toFixed(2)} ms per approval`,
   );
 }
 console.log(summary.join('\n'));
