@@ -51,10 +51,6 @@ export class DecisionService {
         if (mine && input.decision === 'approve') {
           throw new ConflictError(`${user.name} already approved deployment ${id} (as ${mine.role} at ${mine.at}); one person counts once`);
         }
-        // Claim the deployment before adding to it: a decision that changes no check would
-        // otherwise write no revision, and two racing copies of it (READ COMMITTED on
-        // PostgreSQL reads the same approvals in both) would both land.
-        d = await tx.deployments.update(d, { updatedAt: now().toISOString() });
         const approval = await tx.deployments.insertApproval({ deploymentId: id, user: user.name, role: chosen.role, decision: input.decision, comment, at: now().toISOString(), authMethod: actor.via });
         inputs.approvals.push(approval);
         await record(tx, now(), actor, input.decision === 'approve' ? 'approval.approved' : 'approval.rejected', deploymentSubject(d), {
@@ -64,7 +60,11 @@ export class DecisionService {
           auth: actor.via,
           hotfix: d.type === 'hotfix',
         });
-        return this.lifecycle.reevaluateOn(tx, actor, d, null, inputs);
+        // The deployment is claimed (a new revision) even by a decision that changes no check:
+        // two racing copies of it (READ COMMITTED on PostgreSQL reads the same approvals in
+        // both) would otherwise both land. The second waits on the row, finds the revision
+        // moved, and is retried on what the first committed.
+        return this.lifecycle.reevaluateOn(tx, actor, d, null, inputs, true);
       }),
     );
     return this.deployments.gatedFrom(evaluated, null);

@@ -149,8 +149,10 @@ export class Lifecycle {
    * reevaluate on inputs already read in this transaction (read here when absent), kept
    * true to what it writes: approvals it marks lapsed are marked in `inputs` too. The caller
    * adds to `inputs` what it writes itself (an approval, a tick) before the next evaluation.
+   * With `claim`, the deployment gets a new revision even when nothing about it changed: the
+   * revision check then refuses a racing transaction that read the same rows.
    */
-  async reevaluateOn(tx: Stores, actor: Actor, d: Deployment, expectedDigest: string | null, given?: GateInputs): Promise<Reevaluated> {
+  async reevaluateOn(tx: Stores, actor: Actor, d: Deployment, expectedDigest: string | null, given?: GateInputs, claim = false): Promise<Reevaluated> {
     const policy = this.directory.policy(d.environment);
     const now = this.now();
     if (now.getTime() - Date.parse(d.requestedAt) >= policy.deploymentTtlMinutes * 60_000) {
@@ -184,6 +186,8 @@ export class Lifecycle {
       }
     } else if (changed || JSON.stringify(gate.checks) !== JSON.stringify(d.checks)) {
       current = await tx.deployments.update(current, { checks: gate.checks, updatedAt: now.toISOString() });
+    } else if (claim) {
+      current = await tx.deployments.update(current, { updatedAt: now.toISOString() });
     }
     return { deployment: current, gate, inputs };
   }
