@@ -15,7 +15,7 @@ import { OPERATIONS } from './operations.js';
 import { addSecurityHeaders, AuthFailureLimit, DEFAULT_HARDENING, type Hardening, serverFactory } from './hardening.js';
 import { whenRecorded } from '../features/audit/record.js';
 import { openDeploymentsByState, readinessOf } from '../store/sql.js';
-import { logRequests, routeOf, traceIdOf } from './logging.js';
+import { lazyChildLogger, logRequests, routeOf, traceIdOf } from './logging.js';
 import { invoke, isStreamed, type Operation } from './operation.js';
 import { countAuditEvent, observeRequest, readOpenDeploymentsFrom, scrape } from './telemetry.js';
 import { takeTurns } from './turns.js';
@@ -46,6 +46,7 @@ export function buildServer(sg: Shipgate, opts: ServerOptions = {}): FastifyInst
     // Fastify's own request lines would log headers (tokens); logging.ts writes its own.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'trace_id' }),
     genReqId: traceIdOf,
+    childLoggerFactory: lazyChildLogger,
     requestIdHeader: false,
     serverFactory: serverFactory(hardening),
   });

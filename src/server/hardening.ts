@@ -33,14 +33,14 @@ export function serverFactory(h: Hardening): FastifyServerFactory {
 
 /** Headers every answer carries: an API answer is never sniffed, framed, cached or referred. */
 export function addSecurityHeaders(server: FastifyInstance, tls: boolean): void {
-  server.addHook('onSend', async (_req, reply, payload) => {
+  server.addHook('onSend', (_req, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'DENY');
     reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
     reply.header('referrer-policy', 'no-referrer');
     reply.header('cache-control', 'no-store');
     if (tls) reply.header('strict-transport-security', 'max-age=31536000');
-    return payload;
+    done(null, payload);
   });
 }
 
