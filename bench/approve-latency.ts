@@ -11,7 +11,9 @@
 // deployment takes two approve requests; the second one also moves it to `approved`. Prints
 // p50/p99 per round and the median over rounds, beside the floor: the same approvals (the
 // service call the route makes: the transaction and the answer's read) one after another in
-// this process, on the same store, without HTTP.
+// this process, on the same store, without HTTP; the server's CPU time per approval (all its
+// threads, from /proc); and a peer: as many requests that only authenticate (GET
+// /api/v1/whoami) from the same clients to the same server, the most it answers here.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -166,7 +168,40 @@ async function freshDatabase(url: string): Promise<string> {
   return u.toString();
 }
 
-async function round(label: string, serverUrl: string | null): Promise<{ p50: number; p99: number; rps: number; errors: number; floor: number; cpuMs: number }> {
+/** `count` requests made by `clients` concurrent clients, bounded by MAX_SECONDS. */
+async function load(clients: number, count: number, send: () => Promise<number>, pid: number) {
+  const latencies: number[] = [];
+  let errors = 0;
+  let next = 0;
+  const started = performance.now();
+  const cpuBefore = cpuSeconds(pid);
+  const deadline = started + MAX_SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next++ < count && performance.now() < deadline) {
+        const t0 = performance.now();
+        if ((await send()) !== 200) errors++;
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { p50: pct(latencies, 50), p99: pct(latencies, 99), rps: latencies.length / seconds, errors, cpuMs: ((cpuSeconds(pid) - cpuBefore) * 1000) / latencies.length };
+}
+
+function get(agent: http.Agent, port: number, urlPath: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method: 'GET', agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function round(label: string, serverUrl: string | null): Promise<{ p50: number; p99: number; rps: number; errors: number; floor: number; cpuMs: number; peerRps: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shipgate-bench-approve-'));
   const url = serverUrl ? await freshDatabase(serverUrl) : null;
   fs.writeFileSync(path.join(dir, 'shipgate.yaml'), configYaml(DEPLOYMENTS + WARMUP / 2 + FLOOR));
@@ -211,15 +246,22 @@ async function round(label: string, serverUrl: string | null): Promise<{ p50: nu
   );
   const seconds = (performance.now() - started) / 1000;
   const cpuMs = ((cpuSeconds(server.pid) - cpuBefore) * 1000) / latencies.length;
+  // The peer: as many requests that only authenticate (GET /api/v1/whoami: the token's lookup
+  // and the same HTTP path, no transaction) from the same clients to the same server. It is
+  // the most this server answers on this machine, whatever an approval costs.
+  const peer = await load(CLIENTS, latencies.length, () => get(agent, server.port, '/api/v1/whoami', tokens.alice), server.pid);
   agent.destroy();
   server.stop();
   latencies.sort((a, b) => a - b);
-  const r = { p50: pct(latencies, 50), p99: pct(latencies, 99), rps: latencies.length / seconds, errors, floor, cpuMs };
+  const r = { p50: pct(latencies, 50), p99: pct(latencies, 99), rps: latencies.length / seconds, errors, floor, cpuMs, peerRps: peer.rps };
   console.log(
     `${label.padEnd(10)} ${String(latencies.length).padStart(6)} approvals  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  ${r.rps.toFixed(0).padStart(5)} req/s  non-201: ${errors}` +
       `  | floor ${floor.toFixed(0)} approvals/s (${(1000 / floor).toFixed(2)} ms each), HTTP at ${CLIENTS} clients = ${((100 * r.rps) / floor).toFixed(0)}% of it`,
   );
   console.log(`           server CPU: ${cpuMs.toFixed(2)} ms per approval (the floor's ${(1000 / floor).toFixed(2)} ms in this process, without HTTP)`);
+  console.log(
+    `           peer, GET /api/v1/whoami (authenticate only): p50 ${peer.p50.toFixed(1)} ms  p99 ${peer.p99.toFixed(1)} ms  ${peer.rps.toFixed(0)} req/s, server CPU ${peer.cpuMs.toFixed(2)} ms per request${peer.errors ? `, non-200: ${peer.errors}` : ''}; approvals at ${((100 * r.rps) / peer.rps).toFixed(0)}% of it`,
+  );
   console.log(`           warm-up: ${WARMUP} approvals, 4 at a time, in ${coldSeconds.toFixed(2)} s, slowest ${coldMax.toFixed(0)} ms`);
   if (slow.length) console.log(`           ${slow.length} requests over 1 s (started at + took): ${slow.slice(0, 8).join(', ')}${slow.length > 8 ? ', …' : ''}`);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -232,7 +274,7 @@ function median(xs: number[]): number {
 }
 
 console.log(`approve latency: ${DEPLOYMENTS} deployments × 2 approvals, ${CLIENTS} concurrent clients, ${ROUNDS} rounds, ${os.cpus().length} cores${CALENDAR ? ', production with windows and freezes' : ''}`);
-const stores: [string, string | null][] = [['sqlite', null]];
+const stores: [string, string | null][] = process.env.BENCH_ONLY_PG ? [] : [['sqlite', null]];
 if (POSTGRES) stores.push(['postgres', POSTGRES]);
 const summary: string[] = [];
 for (const [label, url] of stores) {
@@ -241,7 +283,8 @@ for (const [label, url] of stores) {
   summary.push(
     `${label.padEnd(10)} median of ${ROUNDS}: p50 ${median(rs.map((r) => r.p50)).toFixed(1)} ms, p99 ${median(rs.map((r) => r.p99)).toFixed(1)} ms, ${median(rs.map((r) => r.rps)).toFixed(0)} approvals/s` +
       ` | floor ${median(rs.map((r) => r.floor)).toFixed(0)} approvals/s; HTTP/floor ${median(rs.map((r) => r.rps / r.floor)).toFixed(2)}` +
-      ` | server CPU ${median(rs.map((r) => r.cpuMs)).toFixed(2)} ms per approval`,
+      ` | server CPU ${median(rs.map((r) => r.cpuMs)).toFixed(2)} ms per approval` +
+      ` | peer (whoami) ${median(rs.map((r) => r.peerRps)).toFixed(0)} req/s; approvals/peer ${median(rs.map((r) => r.rps / r.peerRps)).toFixed(2)}`,
   );
 }
 console.log(summary.join('\n'));
