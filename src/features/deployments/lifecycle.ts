@@ -16,7 +16,7 @@ import { settingsParity } from '../parity/service.js';
 import type { CoverageService } from './coverage.js';
 import { latestRehearsal } from './rehearsals.js';
 import { SecurityService } from './security.js';
-import type { StoredApproval } from './store.js';
+import { checksJson, type StoredApproval } from './store.js';
 
 export interface GateFacts {
   release: Release;
@@ -168,7 +168,7 @@ export class Lifecycle {
       if (kept) kept.lapsedAt = at;
       await record(tx, now, SYSTEM, 'approval.expired', deploymentSubject(d), { approvalId: a.id, user: a.user, role: a.role, approvedAt: a.at, ttlMinutes: policy.approvalTtlMinutes });
     }
-    const changed = JSON.stringify(gate.checks.map((c) => [c.id, c.status])) !== JSON.stringify(d.checks.map((c) => [c.id, c.status]));
+    const changed = gate.checks.length !== d.checks.length || gate.checks.some((c, i) => c.id !== d.checks[i].id || c.status !== d.checks[i].status);
     if (changed) {
       await record(tx, now, actor, 'gate.evaluated', deploymentSubject(d), {
         outcome: gate.outcome,
@@ -184,7 +184,7 @@ export class Lifecycle {
       for (const state of pathBetween(d.id, current.state, target)) {
         current = await this.transition(tx, actor, current, state, state === target ? reason : null, gate.checks);
       }
-    } else if (changed || JSON.stringify(gate.checks) !== JSON.stringify(d.checks)) {
+    } else if (changed || checksJson(gate.checks) !== checksJson(d.checks)) {
       current = await tx.deployments.update(current, { checks: gate.checks, updatedAt: now.toISOString() });
     } else if (claim) {
       current = await tx.deployments.update(current, { updatedAt: now.toISOString() });

@@ -5,7 +5,7 @@ import { hot } from '../../store/hot.js';
 import type { DB } from '../../store/schema.js';
 import { unique } from '../../store/sql.js';
 import { StaleRevisionError } from '../../store/store.js';
-import { activeKey, applyPatch, type DeploymentFilter, type DeploymentPatch, type DeploymentStore, type StoredApproval } from './store.js';
+import { activeKey, applyPatch, checksFromJson, checksJson, type DeploymentFilter, type DeploymentPatch, type DeploymentStore, type StoredApproval } from './store.js';
 
 function toDeployment(r: Selectable<DB['deployments']>): Deployment {
   return {
@@ -22,7 +22,7 @@ function toDeployment(r: Selectable<DB['deployments']>): Deployment {
     requestedAt: r.requested_at,
     updatedAt: r.updated_at,
     reason: r.reason,
-    checks: JSON.parse(r.checks) as CheckResult[],
+    checks: checksFromJson(r.checks),
     previousReleaseId: r.previous_release_id === null ? null : Number(r.previous_release_id),
     rollout: r.rollout === null ? null : JSON.parse(r.rollout),
   };
@@ -113,7 +113,7 @@ export class SqlDeploymentStore implements DeploymentStore {
           requested_at: d.requestedAt,
           updated_at: d.updatedAt,
           reason: d.reason,
-          checks: JSON.stringify(d.checks),
+          checks: checksJson(d.checks),
           previous_release_id: d.previousReleaseId,
           active_key: open ? activeKey(d.service, d.environment) : null,
           rollout: null,
@@ -133,7 +133,7 @@ export class SqlDeploymentStore implements DeploymentStore {
     };
     if (patch.state !== undefined) set('state', patch.state);
     if (patch.reason !== undefined) set('reason', patch.reason);
-    if (patch.checks !== undefined) set('checks', JSON.stringify(patch.checks));
+    if (patch.checks !== undefined) set('checks', checksJson(patch.checks));
     if (patch.open !== undefined) set('active_key', patch.open ? activeKey(d.service, d.environment) : null);
     if (patch.rollout !== undefined) set('rollout', patch.rollout === null ? null : JSON.stringify(patch.rollout));
     const result = await updateOf(columns)(this.q, ...values, patch.updatedAt, d.rev + 1, d.id, d.rev);

@@ -8,6 +8,27 @@ export interface StoredApproval extends Approval {
   lapsedAt: string | null;
 }
 
+// The JSON text of each list of check results, made once: an approval compares the gate's new
+// checks with the stored ones and writes them, which stringified the same lists three times.
+const checksText = new WeakMap<CheckResult[], string>();
+
+/** JSON.stringify(checks), kept for this list (never changed in place once evaluated). */
+export function checksJson(checks: CheckResult[]): string {
+  let text = checksText.get(checks);
+  if (text === undefined) {
+    text = JSON.stringify(checks);
+    checksText.set(checks, text);
+  }
+  return text;
+}
+
+/** The checks read back from the text a store kept. */
+export function checksFromJson(text: string): CheckResult[] {
+  const checks = JSON.parse(text) as CheckResult[];
+  checksText.set(checks, text);
+  return checks;
+}
+
 export interface DeploymentFilter {
   service?: string;
   environment?: string;
