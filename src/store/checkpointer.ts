@@ -4,9 +4,12 @@
 // server's one thread answers nobody (under bench/approve-latency.ts, every hundredth approval,
 // and more than half of all the time commits took). `shipgate serve` turns that off on its
 // connection and lets a thread with its own connection do it: a passive checkpoint every
-// quarter second, which never holds the write lock, so commits go on meanwhile; and when the log
-// has still grown past 64 MB (writes that never pause), a truncating one, which waits for the
-// current writer and then briefly holds the lock. If the thread cannot run, the connection
+// quarter second, which never takes the write lock, so commits go on meanwhile.
+// The log starts over from its beginning only when a commit finds every page of it already
+// copied, which writes that never pause for a quarter second do not allow. When it has grown
+// past 64 MB, the serving connection itself checkpoints once between two transactions: the
+// thread has copied nearly everything, so that costs one fsync, and the next commit starts the
+// log over (and cuts the file back to 64 MB). If the thread cannot run, the connection
 // checkpoints for itself again.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -16,8 +19,8 @@ import type { Database } from './db.js';
 export interface CheckpointerOptions {
   /** Between passive checkpoints (default 250 ms). */
   everyMs?: number;
-  /** Log pages past which a truncating checkpoint follows (default 16,384: 64 MB of 4 KB pages). */
-  truncateAbovePages?: number;
+  /** Log pages past which the serving connection checkpoints once (default 16,384: 64 MB of 4 KB pages). */
+  restartAbovePages?: number;
 }
 
 /** What the thread reports after each checkpoint that had pages to copy. */
@@ -25,7 +28,8 @@ export interface CheckpointReport {
   /** Pages in the log, and how many of them are now in the database file. */
   log: number;
   checkpointed: number;
-  truncated: boolean;
+  /** The serving connection checkpointed too, so that the log starts over. */
+  handedBack: boolean;
 }
 
 export interface Checkpointer {
@@ -45,14 +49,11 @@ const Sqlite = require(workerData.module);
 const db = new Sqlite(workerData.file, { fileMustExist: true });
 db.pragma('busy_timeout = 5000');
 const passive = db.prepare('pragma wal_checkpoint(PASSIVE)');
-const truncate = db.prepare('pragma wal_checkpoint(TRUNCATE)');
 let copied = -1;
 const timer = setInterval(() => {
   try {
-    let r = passive.get();
-    let truncated = false;
-    if (r.log > workerData.truncateAbovePages) { r = truncate.get(); truncated = true; }
-    if (r.checkpointed !== copied || truncated) parentPort.postMessage({ log: r.log, checkpointed: r.checkpointed, truncated });
+    const r = passive.get();
+    if (r.checkpointed !== copied) parentPort.postMessage({ log: r.log, checkpointed: r.checkpointed });
     copied = r.checkpointed;
   } catch (err) {
     // Busy or locked: the next round tries again.
@@ -69,14 +70,16 @@ parentPort.on('message', (m) => { if (m === 'stop') { clearInterval(timer); db.c
 export async function startCheckpointer(database: Database, opts: CheckpointerOptions = {}): Promise<Checkpointer | null> {
   if (database.dialect !== 'sqlite' || database.location === ':memory:') return null;
   const setAutocheckpoint = (pages: number) => sql.raw(`pragma wal_autocheckpoint = ${pages}`).execute(database.db);
+  const restartAbove = opts.restartAbovePages ?? 16_384;
   await setAutocheckpoint(0);
+  // A log that starts over is cut back to this size, not kept at the largest it ever grew to.
+  await sql.raw(`pragma journal_size_limit = ${restartAbove * 4096}`).execute(database.db);
   const worker = new Worker(THREAD, {
     eval: true,
     workerData: {
       module: createRequire(import.meta.url).resolve('better-sqlite3'),
       file: database.location,
       everyMs: opts.everyMs ?? 250,
-      truncateAbovePages: opts.truncateAbovePages ?? 16_384,
     },
   });
   // A background helper: it never keeps the process alive by itself.
@@ -94,7 +97,22 @@ export async function startCheckpointer(database: Database, opts: CheckpointerOp
       await setAutocheckpoint(AUTOCHECKPOINT_PAGES).catch(() => {});
     },
   };
-  worker.on('message', (r: CheckpointReport) => checkpointer.onReport?.(r));
+  let handingBack = false;
+  worker.on('message', (r: Omit<CheckpointReport, 'handedBack'>) => {
+    if (r.log <= restartAbove || handingBack || stopped) return checkpointer.onReport?.({ ...r, handedBack: false });
+    // Queued behind any transaction on the connection; passive, so never waiting on the thread.
+    handingBack = true;
+    sql
+      .raw('pragma wal_checkpoint(PASSIVE)')
+      .execute(database.db)
+      .then(
+        () => checkpointer.onReport?.({ ...r, handedBack: true }),
+        () => {},
+      )
+      .finally(() => {
+        handingBack = false;
+      });
+  });
   // The thread failed (it could not open the file, say): the connection checkpoints itself.
   worker.on('error', () => {});
   worker.once('exit', () => {
