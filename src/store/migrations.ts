@@ -1,6 +1,7 @@
 // Schema migrations, in order, in code. Each runs once per database, for SQLite and PostgreSQL
 // alike; the only difference between the two is how an auto-numbered id is declared.
 import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { auditMigrations } from '../features/audit/sql-store.js';
 import { githubMigrations } from '../features/github/sql-store.js';
 import { notificationMigrations } from '../features/notifications/sql-store.js';
 import { leaseMigrations } from '../features/rollouts/lease-sql.js';
@@ -139,5 +140,5 @@ function migrations(dialect: Dialect): Record<string, Migration> {
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   // Features with tables of their own add their migrations (named after these, so in order).
-  return { getMigrations: async () => ({ ...migrations(dialect), ...notificationMigrations(dialect), ...githubMigrations(dialect), ...leaseMigrations(dialect) }) };
+  return { getMigrations: async () => ({ ...migrations(dialect), ...notificationMigrations(dialect), ...githubMigrations(dialect), ...leaseMigrations(dialect), ...auditMigrations(dialect) }) };
 }

@@ -30,11 +30,24 @@ export interface AuditInput {
 
 /** The rows and events of `inputs` appended after `head`: what a store writes, and the new head. */
 export function chainAfter(head: ChainHead, inputs: AuditInput[]): { rows: StoredAuditRow[]; events: AuditEvent[]; head: ChainHead } {
+  return chainPrepared(head, prepareInputs(inputs));
+}
+
+/** An event's fields as stored and hashed: checked, times in ISO form, data as canonical JSON. */
+export type PreparedInput = ReturnType<typeof prepare>;
+
+/** `inputs` checked and put in stored form, for chainPrepared (refuses what cannot be stored). */
+export function prepareInputs(inputs: AuditInput[]): PreparedInput[] {
+  return inputs.map(prepare);
+}
+
+/** chainAfter for inputs prepareInputs has already put in stored form. */
+export function chainPrepared(head: ChainHead, prepared: PreparedInput[]): { rows: StoredAuditRow[]; events: AuditEvent[]; head: ChainHead } {
   let seq = head.seq;
   let prevHash = head.hash;
   const rows: StoredAuditRow[] = [];
   const events: AuditEvent[] = [];
-  for (const p of inputs.map(prepare)) {
+  for (const p of prepared) {
     seq += 1;
     const hash = storedRowHash(prevHash, seq, p);
     rows.push({ seq, at: p.at, actor: p.actor, action: p.action, subject: p.subject, data: p.data, prev_hash: prevHash, hash });

@@ -1,12 +1,12 @@
 // The audit log on SQLite or PostgreSQL: appending inside the caller's transaction, serialised
 // on the head row, reading pages back by sequence number.
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import { InputError, StoreError } from '../../errors.js';
 import type { Database, Dialect } from '../../store/db.js';
 import { hot } from '../../store/hot.js';
 import type { DB } from '../../store/schema.js';
 import type { AuditEvent, ChainHead, StoredAuditRow, VerifyResult } from './chain.js';
-import { type AuditInput, chainAfter, exportJsonl, type LineSink, toEvent, type VerifyChainOptions, verifyChain } from './log.js';
+import { type AuditInput, chainAfter, chainPrepared, exportJsonl, type LineSink, prepareInputs, toEvent, type VerifyChainOptions, verifyChain } from './log.js';
 import type { AuditQuery, AuditRangeSource, AuditStore } from './store.js';
 
 // Rows per insert statement: 8 values a row stays under SQLite's and PostgreSQL's limits.
@@ -27,6 +27,52 @@ const inserts = Array.from({ length: HOT_ROWS + 1 }, (_, n) =>
   ),
 );
 
+// On PostgreSQL a transaction's few events are appended by one statement: the function below
+// (migration 0320) locks the head, chains and inserts the events and moves the head inside the
+// database. Every appender waits for the head's lock, and it is now held from that one round
+// trip to the commit instead of across three more. It hashes the very text chain.ts's
+// storedRowHash hashes, `["<prev_hash>",<seq>` followed by the rest, which it is given per
+// event; the head it returns is checked against the chain computed here, so a difference
+// fails the transaction instead of breaking the log.
+const APPEND_FUNCTION = `
+create or replace function shipgate_audit_append(p_at text[], p_actor text[], p_action text[], p_subject text[], p_data text[], p_rest text[])
+returns table (from_seq integer, from_hash text, to_seq integer, to_hash text)
+language plpgsql as $fn$
+declare
+  h_seq integer;
+  h_hash text;
+  next_hash text;
+begin
+  select a.seq, a.hash into h_seq, h_hash from audit_head a where a.id = 1 for update;
+  if not found then
+    raise exception 'the audit head row is missing' using errcode = 'P0002';
+  end if;
+  from_seq := h_seq;
+  from_hash := h_hash;
+  for i in 1 .. coalesce(array_length(p_rest, 1), 0) loop
+    h_seq := h_seq + 1;
+    next_hash := encode(sha256(convert_to('["' || h_hash || '",' || h_seq::text || p_rest[i], 'UTF8')), 'hex');
+    insert into audit_events (seq, at, actor, action, subject, data, prev_hash, hash)
+      values (h_seq, p_at[i], p_actor[i], p_action[i], p_subject[i], p_data[i], h_hash, next_hash);
+    h_hash := next_hash;
+  end loop;
+  update audit_head set seq = h_seq, hash = h_hash where id = 1;
+  to_seq := h_seq;
+  to_hash := h_hash;
+  return next;
+end
+$fn$`;
+
+export function auditMigrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '0320_audit_append_function': {
+      async up(db: Kysely<any>) {
+        if (dialect === 'postgres') await sql.raw(APPEND_FUNCTION).execute(db);
+      },
+    },
+  };
+}
+
 export class SqlAuditStore implements AuditStore {
   constructor(
     private readonly q: Kysely<DB>,
@@ -35,6 +81,7 @@ export class SqlAuditStore implements AuditStore {
 
   async append(inputs: AuditInput[]): Promise<AuditEvent[]> {
     if (inputs.length === 0) return [];
+    if (this.dialect === 'postgres' && inputs.length <= HOT_ROWS) return this.appendInDatabase(inputs);
     // The head row is the lock appends queue on: on SQLite the caller's BEGIN IMMEDIATE already
     // holds the write lock; on PostgreSQL FOR UPDATE makes the next appender wait for our commit.
     const head = (await (this.dialect === 'postgres' ? lockHead : readHead)(this.q, 1)).rows[0];
@@ -51,6 +98,24 @@ export class SqlAuditStore implements AuditStore {
     const updated = await moveHead(this.q, chained.head.seq, chained.head.hash, 1, head.seq, head.hash);
     if (Number(updated.numAffectedRows) !== 1) {
       throw new StoreError('the audit head moved during an append: audit events must be appended inside a transaction');
+    }
+    return chained.events;
+  }
+
+  private async appendInDatabase(inputs: AuditInput[]): Promise<AuditEvent[]> {
+    const prepared = prepareInputs(inputs);
+    const rest = prepared.map((p) => `,${JSON.stringify(p.at)},${JSON.stringify(p.actor)},${JSON.stringify(p.action)},${JSON.stringify(p.subject)},${p.data}]`);
+    let moved: { from_seq: number; from_hash: string; to_seq: number; to_hash: string };
+    try {
+      const { rows } = await sql<typeof moved>`select * from shipgate_audit_append(${prepared.map((p) => p.at)}::text[], ${prepared.map((p) => p.actor)}::text[], ${prepared.map((p) => p.action)}::text[], ${prepared.map((p) => p.subject)}::text[], ${prepared.map((p) => p.data)}::text[], ${rest}::text[])`.execute(this.q);
+      moved = rows[0];
+    } catch (err) {
+      if ((err as { code?: string }).code === 'P0002') throw new StoreError('the audit head row is missing: the store was not set up by shipgate, or it was tampered with');
+      throw err;
+    }
+    const chained = chainPrepared({ seq: Number(moved.from_seq), hash: moved.from_hash }, prepared);
+    if (chained.head.seq !== Number(moved.to_seq) || chained.head.hash !== moved.to_hash) {
+      throw new StoreError(`PostgreSQL chained audit event #${moved.to_seq} to ${moved.to_hash}, shipgate to #${chained.head.seq} ${chained.head.hash}: the events were not appended`);
     }
     return chained.events;
   }
