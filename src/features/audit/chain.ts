@@ -313,31 +313,74 @@ export type RangeCheck =
   | { ok: false; firstSeq: number };
 
 /**
- * A stored row as a range check reads it: an array, as the database hands it over, so that a
- * million rows do not cost a million objects.
+ * A stored row as a range check reads it: one string, the 64 characters of the hash the row
+ * records followed by the exact text that hash covers, `[prevHash,seq,...,data]`, as the
+ * database wrote it (range-rows.ts); null when it would not. One string per row, as the
+ * database hands it over: a million rows cost a million strings, not eight million.
  */
-export type RangeRow = [seq: unknown, at: string, actor: string, action: string, subject: string, data: string, prevHash: unknown, hash: unknown];
+export type HashedRow = string | null;
+
+// Where the parts sit in a hashed row: the recorded hash, then `["`, the previous hash, `",`.
+const TEXT_AT = 64;
+const PREV_AT = TEXT_AT + 2;
+const SEQ_AT = PREV_AT + 66;
+// The start of a row whose previous hash is one shipgate could have written: 64 hex digits.
+const HEX_PREV = /^.{64}\["[0-9a-f]{64}",/s;
 
 /**
- * Checks rows that should be the events numbered `firstSeq` to `lastSeq`, in order, with the
- * tests verifyStoredRows makes inside a chain. Ranges checked apart (in worker threads) and
- * joined end to start accept exactly the chains that one walk accepts.
+ * Checks rows that should be the events numbered `firstSeq` to `lastSeq`, in order (given a
+ * page at a time), with the tests verifyStoredRows makes inside a chain: each row's number is
+ * the next one, it records the hash of the row before, and its text hashes to the hash it
+ * records. Ranges checked apart (in worker threads) and joined end to start accept exactly the
+ * chains that one walk accepts, or fewer: a row this refuses only sends the walk back to the
+ * start of its range.
+ *
+ * Each row's previous hash is read from its text: the first row's must be 64 hex digits (every
+ * hash and the genesis hash are); each later row's must be the hash of the row before, matched
+ * just before against its digest, followed by the closing quote.
  */
-export function checkRange(rows: Iterable<RangeRow>, firstSeq: number, lastSeq: number): RangeCheck {
+export function checkRange(pages: Iterable<HashedRow[]>, firstSeq: number, lastSeq: number): RangeCheck {
+  const refused: RangeCheck = { ok: false, firstSeq };
   let expectSeq = firstSeq;
   let firstPrevHash: string | null = null;
-  let last: RangeRow | null = null;
-  for (const r of rows) {
-    const [seq, at, actor, action, subject, data, prev, hash] = r;
-    if (seq !== expectSeq || expectSeq > lastSeq || typeof prev !== 'string' || typeof hash !== 'string') return { ok: false, firstSeq };
-    if (last !== null && prev !== last[7]) return { ok: false, firstSeq };
-    if (storedRowHash(prev, expectSeq, { at, actor, action, subject, data }) !== hash) return { ok: false, firstSeq };
-    firstPrevHash ??= prev;
-    last = r;
-    expectSeq++;
+  let lastHash: string | null = null;
+  let beforeLast = '';
+  for (const page of pages) {
+    for (let i = 0; i < page.length; i++) {
+      const row = page[i];
+      if (typeof row !== 'string' || expectSeq > lastSeq) return refused;
+      if (lastHash === null) {
+        if (!HEX_PREV.test(row)) return refused;
+        firstPrevHash = row.slice(PREV_AT, PREV_AT + 64);
+        beforeLast = firstPrevHash;
+      } else {
+        if (row.slice(PREV_AT, PREV_AT + 64) !== lastHash || row.charCodeAt(PREV_AT + 64) !== QUOTE) return refused;
+        beforeLast = lastHash;
+      }
+      if (numberAt(row, SEQ_AT) !== expectSeq) return refused;
+      const hash = sha256(row.slice(TEXT_AT));
+      if (row.slice(0, TEXT_AT) !== hash) return refused;
+      lastHash = hash;
+      expectSeq++;
+    }
   }
-  if (last === null || firstPrevHash === null || expectSeq - 1 !== lastSeq) return { ok: false, firstSeq };
-  return { ok: true, firstSeq, lastSeq, firstPrevHash, last: { seq: lastSeq, hash: last[7] as string, prevHash: last[6] as string } };
+  if (lastHash === null || firstPrevHash === null || expectSeq - 1 !== lastSeq) return refused;
+  return { ok: true, firstSeq, lastSeq, firstPrevHash, last: { seq: lastSeq, hash: lastHash, prevHash: beforeLast } };
+}
+
+const QUOTE = 34;
+const COMMA = 44;
+
+/**
+ * The whole number written at `at` and followed by a comma (-1 if none). SQLite writes the
+ * integer key without sign, leading zeros or exponent, so the digits that give a number are the
+ * digits JSON writes for it.
+ */
+function numberAt(row: string, at: number): number {
+  let n = 0;
+  let i = at;
+  for (let c = row.charCodeAt(i); c >= 48 && c <= 57; c = row.charCodeAt(++i)) n = n * 10 + (c - 48);
+  return i > at && i - at <= 15 && row.charCodeAt(i) === COMMA ? n : -1;
 }
 
 interface Position {

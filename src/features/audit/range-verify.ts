@@ -26,7 +26,7 @@ export type RangeAnswer = { index: number; check: RangeCheck } | { index: number
 export interface RangeOptions {
   /** Worker threads (default: one per core, at most 4). */
   workers?: number;
-  /** Events per range (default 50,000). */
+  /** Events per range (default 10,000: short enough that the last range, finishing alone, is soon done). */
   rangeSize?: number;
 }
 
@@ -49,7 +49,7 @@ export async function verifyRanges(
   head: ChainHead,
   opts: RangeOptions = {},
 ): Promise<{ goodThrough: VerifiedEvent | null; report: RangeReport }> {
-  const rangeSize = Math.max(1, Math.floor(opts.rangeSize ?? 50_000));
+  const rangeSize = Math.max(1, Math.floor(opts.rangeSize ?? 10_000));
   const requests: RangeRequest[] = [];
   for (let first = 1; first <= head.seq; first += rangeSize) {
     requests.push({ index: requests.length, firstSeq: first, lastSeq: Math.min(head.seq, first + rangeSize - 1) });
@@ -68,9 +68,14 @@ export async function verifyRanges(
   return { goodThrough, report: { workers: count, ranges: requests.length, goodThrough: goodThrough?.seq ?? 0 } };
 }
 
+// Ranges a worker holds at once: when it finishes one, the next is already in its queue, so it
+// never waits for the main thread to answer.
+const IN_FLIGHT = 2;
+
 /**
- * Hands the ranges out in order to `count` workers, each taking the next when it answers.
- * Once a range fails, later ones are not handed out: the verifier goes on from before it.
+ * Hands the ranges out in order to `count` workers, IN_FLIGHT each, each taking the next when
+ * it answers. Once a range fails, later ones are not handed out: the verifier goes on from
+ * before it.
  */
 function runWorkers(file: string, setup: WorkerSetup, requests: RangeRequest[], count: number): Promise<(RangeCheck | undefined)[]> {
   const checks: (RangeCheck | undefined)[] = new Array(requests.length);
@@ -87,19 +92,21 @@ function runWorkers(file: string, setup: WorkerSetup, requests: RangeRequest[], 
       if (err) reject(err);
       else resolve(checks);
     };
-    const feed = (w: Worker) => {
-      if (next < requests.length && next < firstFailure) {
+    const held = new Map<Worker, number>();
+    const feed = (w: Worker, upTo = IN_FLIGHT) => {
+      while ((held.get(w) ?? 0) < upTo && next < requests.length && next < firstFailure) {
+        held.set(w, (held.get(w) ?? 0) + 1);
         busy++;
         w.postMessage(requests[next++]);
-      } else if (busy === 0) {
-        finish();
       }
+      if (busy === 0) finish();
     };
     for (let i = 0; i < count; i++) {
       const w = startWorker(file, setup);
       workers.push(w);
       w.on('message', (answer: RangeAnswer) => {
         busy--;
+        held.set(w, held.get(w)! - 1);
         if ('error' in answer) return finish(new Error(`audit range #${answer.index} could not be read: ${answer.error}`));
         checks[answer.index] = answer.check;
         if (!answer.check.ok) firstFailure = Math.min(firstFailure, answer.index);
@@ -109,8 +116,9 @@ function runWorkers(file: string, setup: WorkerSetup, requests: RangeRequest[], 
       w.on('exit', (code) => {
         if (!settled) finish(new Error(`an audit verify worker stopped (exit code ${code})`));
       });
-      feed(w);
     }
+    // One range each first, so that no worker starts with nothing while another holds two.
+    for (let depth = 1; depth <= IN_FLIGHT; depth++) for (const w of workers) feed(w, depth);
   });
 }
 
