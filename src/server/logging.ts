@@ -89,10 +89,6 @@ export function parseTraceparent(header: string | string[] | undefined): TraceCo
 
 const traces = new WeakMap<IncomingMessage, TraceContext>();
 
-/**
- * The request id fastify puts in every log line of the request (as `trace_id`): the caller's
- * trace id when it sent a valid `traceparent`, else a new one.
- */
 // Random bytes for trace and span ids, drawn from a pool filled 4 KB at a time: one call to the
 // system's generator per request for each id cost a twelfth of a cheap request's time.
 const pool = Buffer.alloc(4096);
@@ -107,6 +103,10 @@ function randomHex(bytes: number): string {
   return pool.toString('hex', used - bytes, used);
 }
 
+/**
+ * The request id fastify puts in every log line of the request (as `trace_id`): the caller's
+ * trace id when it sent a valid `traceparent`, else a new one.
+ */
 export function traceIdOf(raw: IncomingMessage): string {
   const trace = parseTraceparent(raw.headers.traceparent) ?? { traceId: randomHex(16), parentId: null, flags: '01' };
   traces.set(raw, trace);

@@ -1,5 +1,6 @@
 // Writing one audit event, typed by the catalogue, inside the transaction of the change it
-// records (appended with the transaction's other events just before its commit). The actor's way in (`via`) and, on the local store, the OS user go with every event.
+// records (appended with the transaction's other events just before its commit). The actor's
+// way in (`via`) and, on the local store, the OS user go with every event.
 // Whoever watches what happens (the server's metrics, server/telemetry.ts) hears of each event
 // once its transaction has committed, never of one that rolled back.
 import { afterCommit, appendAtCommit } from '../../store/sql.js';
