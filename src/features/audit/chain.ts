@@ -123,7 +123,16 @@ export function eventHash(
  * edited, it covers the edited bytes.
  */
 export function storedRowHash(prevHash: string, seq: number, r: Omit<StoredAuditRow, 'seq' | 'prev_hash' | 'hash'>): string {
-  return sha256(`[${jsonValue(prevHash)},${jsonValue(seq)},${jsonValue(r.at)},${jsonValue(r.actor)},${jsonValue(r.action)},${jsonValue(r.subject)},${r.data}]`);
+  return sha256(`[${jsonValue(prevHash)},${jsonValue(seq)}${hashedAfterSeq(r)}`);
+}
+
+/**
+ * The part of the hashed text after the sequence number, `,"<at>",...,<data>]`: what a store
+ * that chains events itself (PostgreSQL's shipgate_audit_append) puts after
+ * `["<prev_hash>",<seq>` to hash the same text as storedRowHash.
+ */
+export function hashedAfterSeq(r: Omit<StoredAuditRow, 'seq' | 'prev_hash' | 'hash'>): string {
+  return `,${jsonValue(r.at)},${jsonValue(r.actor)},${jsonValue(r.action)},${jsonValue(r.subject)},${r.data}]`;
 }
 
 // Characters JSON.stringify writes as an escape: quote, backslash, controls and (when unpaired)

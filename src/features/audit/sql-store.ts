@@ -5,12 +5,14 @@ import { InputError, StoreError } from '../../errors.js';
 import type { Database, Dialect } from '../../store/db.js';
 import { hot } from '../../store/hot.js';
 import type { DB } from '../../store/schema.js';
-import type { AuditEvent, ChainHead, StoredAuditRow, VerifyResult } from './chain.js';
+import { type AuditEvent, type ChainHead, hashedAfterSeq, type StoredAuditRow, type VerifyResult } from './chain.js';
 import { type AuditInput, chainAfter, chainPrepared, exportJsonl, type LineSink, prepareInputs, toEvent, type VerifyChainOptions, verifyChain } from './log.js';
 import type { AuditQuery, AuditRangeSource, AuditStore } from './store.js';
 
 // Rows per insert statement: 8 values a row stays under SQLite's and PostgreSQL's limits.
 const INSERT_CHUNK = 500;
+
+const NO_HEAD = 'the audit head row is missing: the store was not set up by shipgate, or it was tampered with';
 
 // An append's statements, compiled once (store/hot.ts): the head, read under its lock on
 // PostgreSQL; the insert of up to HOT_ROWS events (a transaction's usual few); the head's move.
@@ -85,7 +87,7 @@ export class SqlAuditStore implements AuditStore {
     // The head row is the lock appends queue on: on SQLite the caller's BEGIN IMMEDIATE already
     // holds the write lock; on PostgreSQL FOR UPDATE makes the next appender wait for our commit.
     const head = (await (this.dialect === 'postgres' ? lockHead : readHead)(this.q, 1)).rows[0];
-    if (!head) throw new StoreError('the audit head row is missing: the store was not set up by shipgate, or it was tampered with');
+    if (!head) throw new StoreError(NO_HEAD);
     const chained = chainAfter({ seq: Number(head.seq), hash: head.hash }, inputs);
     if (chained.rows.length <= HOT_ROWS) {
       await inserts[chained.rows.length](this.q, ...chained.rows.flatMap((r) => COLUMNS.map((c) => r[c])));
@@ -104,13 +106,13 @@ export class SqlAuditStore implements AuditStore {
 
   private async appendInDatabase(inputs: AuditInput[]): Promise<AuditEvent[]> {
     const prepared = prepareInputs(inputs);
-    const rest = prepared.map((p) => `,${JSON.stringify(p.at)},${JSON.stringify(p.actor)},${JSON.stringify(p.action)},${JSON.stringify(p.subject)},${p.data}]`);
+    const rest = prepared.map(hashedAfterSeq);
     let moved: { from_seq: number; from_hash: string; to_seq: number; to_hash: string };
     try {
       const { rows } = await sql<typeof moved>`select * from shipgate_audit_append(${prepared.map((p) => p.at)}::text[], ${prepared.map((p) => p.actor)}::text[], ${prepared.map((p) => p.action)}::text[], ${prepared.map((p) => p.subject)}::text[], ${prepared.map((p) => p.data)}::text[], ${rest}::text[])`.execute(this.q);
       moved = rows[0];
     } catch (err) {
-      if ((err as { code?: string }).code === 'P0002') throw new StoreError('the audit head row is missing: the store was not set up by shipgate, or it was tampered with');
+      if ((err as { code?: string }).code === 'P0002') throw new StoreError(NO_HEAD);
       throw err;
     }
     const chained = chainPrepared({ seq: Number(moved.from_seq), hash: moved.from_hash }, prepared);
