@@ -100,7 +100,11 @@ export async function serve(sg: Shipgate, opts: ServeOptions, out: (text: string
   const checkpoints = startCheckpoints(sg, server.log);
   // SQLite's write-ahead log folded back on a worker thread, never inside a request's commit.
   const database = databaseOf(sg.store);
-  const walCheckpointer = database ? await startCheckpointer(database) : null;
+  const walCheckpointer = database
+    ? await startCheckpointer(database, {
+        onError: (err) => server.log.warn({ err: err.message }, 'the WAL checkpoint thread is not running; commits checkpoint for themselves'),
+      })
+    : null;
 
   await new Promise<void>((resolve) => {
     const stop = async () => {

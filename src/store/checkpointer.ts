@@ -9,8 +9,8 @@
 // copied, which writes that never pause for a quarter second do not allow. When it has grown
 // past 64 MB, the serving connection itself checkpoints once between two transactions: the
 // thread has copied nearly everything, so that costs one fsync, and the next commit starts the
-// log over (and cuts the file back to 64 MB). If the thread cannot run, the connection
-// checkpoints for itself again.
+// log over (and cuts the file back to 64 MB). Until the thread has opened the file, and
+// whenever it cannot run, the connection checkpoints for itself.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { sql } from 'kysely';
@@ -21,6 +21,8 @@ export interface CheckpointerOptions {
   everyMs?: number;
   /** Log pages past which the serving connection checkpoints once (default 16,384: 64 MB of 4 KB pages). */
   restartAbovePages?: number;
+  /** Told why the thread could not start or stopped early; the connection checkpoints itself then. */
+  onError?: (err: Error) => void;
 }
 
 /** What the thread reports after each checkpoint that had pages to copy. */
@@ -40,15 +42,25 @@ export interface Checkpointer {
 
 // SQLite's own default, restored when the thread is gone.
 const AUTOCHECKPOINT_PAGES = 1000;
+// How long the thread may take to open its connection, and how long stop() waits for the thread to close its connection before terminating it.
+const READY_MS = 15_000;
+const STOP_MS = 5000;
 
 // The thread's code: plain JavaScript run from a string, so it needs no file of its own in
 // dist/ and no TypeScript loader when shipgate runs from its sources.
 const THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Sqlite = require(workerData.module);
-const db = new Sqlite(workerData.file, { fileMustExist: true });
-db.pragma('busy_timeout = 5000');
-const passive = db.prepare('pragma wal_checkpoint(PASSIVE)');
+let db, passive;
+try {
+  db = new Sqlite(workerData.file, { fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  passive = db.prepare('pragma wal_checkpoint(PASSIVE)');
+} catch (err) {
+  // SQLite's own errors lose their message between threads: a plain one keeps it.
+  throw new Error('cannot open ' + workerData.file + ': ' + err.message + (err.code ? ' (' + err.code + ')' : ''));
+}
+parentPort.postMessage('ready');
 let copied = -1;
 const timer = setInterval(() => {
   try {
@@ -64,16 +76,14 @@ parentPort.on('message', (m) => { if (m === 'stop') { clearInterval(timer); db.c
 `;
 
 /**
- * Starts checkpointing `database` (a SQLite file) on a worker thread; null for PostgreSQL or
- * a database in memory, where there is nothing to do.
+ * Starts checkpointing `database` (a SQLite file) on a worker thread, once the thread has
+ * opened the file; null for PostgreSQL or a database in memory, where there is nothing to do,
+ * and null (after telling opts.onError) if the thread could not start.
  */
 export async function startCheckpointer(database: Database, opts: CheckpointerOptions = {}): Promise<Checkpointer | null> {
   if (database.dialect !== 'sqlite' || database.location === ':memory:') return null;
   const setAutocheckpoint = (pages: number) => sql.raw(`pragma wal_autocheckpoint = ${pages}`).execute(database.db);
   const restartAbove = opts.restartAbovePages ?? 16_384;
-  await setAutocheckpoint(0);
-  // A log that starts over is cut back to this size, not kept at the largest it ever grew to.
-  await sql.raw(`pragma journal_size_limit = ${restartAbove * 4096}`).execute(database.db);
   const worker = new Worker(THREAD, {
     eval: true,
     workerData: {
@@ -82,18 +92,48 @@ export async function startCheckpointer(database: Database, opts: CheckpointerOp
       everyMs: opts.everyMs ?? 250,
     },
   });
-  // A background helper: it never keeps the process alive by itself.
-  worker.unref();
+  // The connection goes on checkpointing for itself until the thread has its own connection
+  // open: a log never left without anyone to fold it back.
+  let failure: Error | null = null;
+  worker.on('error', (err: unknown) => {
+    failure ??= err instanceof Error ? err : new Error(`the checkpoint thread failed: ${JSON.stringify(err)}`);
+  });
+  const started = await new Promise<boolean>((resolve) => {
+    const deadline = setTimeout(() => {
+      failure ??= new Error(`the checkpoint thread did not open ${database.location} within ${READY_MS} ms`);
+      resolve(false);
+    }, READY_MS);
+    const settle = (ok: boolean) => {
+      clearTimeout(deadline);
+      worker.off('message', onReady);
+      resolve(ok);
+    };
+    const onReady = (m: unknown) => m === 'ready' && settle(true);
+    worker.on('message', onReady);
+    worker.once('exit', (code) => {
+      failure ??= new Error(`the checkpoint thread ended with code ${code}`);
+      settle(false);
+    });
+  });
+  if (!started) {
+    await worker.terminate().catch(() => {});
+    opts.onError?.(failure ?? new Error('the checkpoint thread did not start'));
+    return null;
+  }
   let stopped = false;
   const gone = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const checkpointer: Checkpointer = {
     async stop() {
       if (stopped) return gone;
       stopped = true;
-      // Kept alive until the thread has closed its connection.
+      // Kept alive until the thread has closed its connection, for at most STOP_MS: a thread
+      // that does not answer by then is terminated (SQLite keeps the file whole either way).
       worker.ref();
       worker.postMessage('stop');
-      await gone;
+      let deadline: NodeJS.Timeout | undefined;
+      await Promise.race([gone, new Promise<void>((resolve) => (deadline = setTimeout(resolve, STOP_MS)))]);
+      clearTimeout(deadline);
+      await worker.terminate().catch(() => {});
       await setAutocheckpoint(AUTOCHECKPOINT_PAGES).catch(() => {});
     },
   };
@@ -113,10 +153,21 @@ export async function startCheckpointer(database: Database, opts: CheckpointerOp
         handingBack = false;
       });
   });
-  // The thread failed (it could not open the file, say): the connection checkpoints itself.
-  worker.on('error', () => {});
-  worker.once('exit', () => {
-    if (!stopped) void setAutocheckpoint(AUTOCHECKPOINT_PAGES).catch(() => {});
+  // The thread failed: the connection checkpoints itself again.
+  let exited = false;
+  worker.once('exit', (code) => {
+    exited = true;
+    if (stopped) return;
+    opts.onError?.(failure ?? new Error(`the checkpoint thread ended with code ${code}`));
+    void setAutocheckpoint(AUTOCHECKPOINT_PAGES).catch(() => {});
   });
+  // A background helper: it never keeps the process alive by itself. Unreferenced only now,
+  // after the listeners above: adding a 'message' listener references the thread's port again.
+  worker.unref();
+  await setAutocheckpoint(0);
+  // A log that starts over is cut back to this size, not kept at the largest it ever grew to.
+  await sql.raw(`pragma journal_size_limit = ${restartAbove * 4096}`).execute(database.db);
+  // Gone already, between its start and now: the connection keeps checkpointing for itself.
+  if (exited) await setAutocheckpoint(AUTOCHECKPOINT_PAGES);
   return checkpointer;
 }
