@@ -12,4 +12,5 @@ fi
 npx tsc --noEmit
 npm run build --silent
 if [ "$#" -gt 0 ]; then files=("$@"); else mapfile -t files < <(find test -name '*.test.ts' | sort); fi
-node --import tsx --test --test-concurrency=2 "${files[@]}"
+# A test still running after 10 minutes fails with its name rather than holding CI until it is killed.
+node --import tsx --test --test-concurrency=2 --test-timeout=600000 "${files[@]}"
