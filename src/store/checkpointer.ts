@@ -42,7 +42,8 @@ export interface Checkpointer {
 
 // SQLite's own default, restored when the thread is gone.
 const AUTOCHECKPOINT_PAGES = 1000;
-// How long the thread may take to open its connection, and how long stop() waits for the thread to close its connection before terminating it.
+// How long the thread may take to open its connection, and how long stop() waits for it to
+// close the connection before terminating it.
 const READY_MS = 15_000;
 const STOP_MS = 5000;
 
@@ -99,21 +100,23 @@ export async function startCheckpointer(database: Database, opts: CheckpointerOp
     failure ??= err instanceof Error ? err : new Error(`the checkpoint thread failed: ${JSON.stringify(err)}`);
   });
   const started = await new Promise<boolean>((resolve) => {
-    const deadline = setTimeout(() => {
-      failure ??= new Error(`the checkpoint thread did not open ${database.location} within ${READY_MS} ms`);
-      resolve(false);
-    }, READY_MS);
     const settle = (ok: boolean) => {
       clearTimeout(deadline);
       worker.off('message', onReady);
+      worker.off('exit', onExit);
       resolve(ok);
     };
     const onReady = (m: unknown) => m === 'ready' && settle(true);
-    worker.on('message', onReady);
-    worker.once('exit', (code) => {
+    const onExit = (code: number) => {
       failure ??= new Error(`the checkpoint thread ended with code ${code}`);
       settle(false);
-    });
+    };
+    const deadline = setTimeout(() => {
+      failure ??= new Error(`the checkpoint thread did not open ${database.location} within ${READY_MS} ms`);
+      settle(false);
+    }, READY_MS);
+    worker.on('message', onReady);
+    worker.once('exit', onExit);
   });
   if (!started) {
     await worker.terminate().catch(() => {});
