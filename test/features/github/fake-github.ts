@@ -33,7 +33,12 @@ export interface MockGithub {
 export const APP_ID = '424242';
 export const STATIC_TOKEN = 'ghs_statictoken0000000000000000000000';
 
-export async function startMockGithub(): Promise<MockGithub> {
+/**
+ * `now` is GitHub's clock (ms), against which it judges an App's JWT: real time unless a test
+ * runs shipgate on a clock of its own, which GitHub's must then agree with.
+ */
+export async function startMockGithub(o: { now?: () => number } = {}): Promise<MockGithub> {
+  const now = o.now ?? Date.now;
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pub = publicKey;
   const callbacks: Callback[] = [];
@@ -55,10 +60,12 @@ export async function startMockGithub(): Promise<MockGithub> {
         const [h, c, s] = jwt.split('.');
         const ok = h && c && s && verify('sha256', Buffer.from(`${h}.${c}`), pub, Buffer.from(s, 'base64url'));
         const claims = ok ? JSON.parse(Buffer.from(c, 'base64url').toString()) : null;
-        if (!ok || claims.iss !== APP_ID || claims.exp <= Date.now() / 1000) return send(401, { message: 'A JSON web token could not be decoded' });
+        // As GitHub: signed by the App's key, for this App, not expired, not issued in the future.
+        const at = now() / 1000;
+        if (!ok || claims.iss !== APP_ID || claims.exp <= at || claims.iat > at + 30) return send(401, { message: 'A JSON web token could not be decoded' });
         const t = `ghs_installation${token[1]}_${issued.length + 1}`;
         issued.push(t);
-        return send(201, { token: t, expires_at: new Date(Date.now() + 3_600_000).toISOString() });
+        return send(201, { token: t, expires_at: new Date(now() + 3_600_000).toISOString() });
       }
       if (req.method === 'POST' && /^\/repos\/[^/]+\/[^/]+\/actions\/runs\/\d+\/deployment_protection_rule$/.test(url)) {
         const cb: Callback = { path: url, authorization: req.headers.authorization, body: JSON.parse(raw || '{}') };

@@ -36,7 +36,8 @@ describe('GitHub deployment protection rule (against a mock of GitHub)', () => {
   let delivery = 0;
 
   before(async () => {
-    github = await startMockGithub();
+    // GitHub judges the App's JWT by the same clock as shipgate's here, the test's own.
+    github = await startMockGithub({ now: () => clock.now.getTime() });
     process.env[SECRET_ENV] = SECRET;
     process.env[TOKEN_ENV] = STATIC_TOKEN;
     process.env[KEY_ENV] = github.privateKeyPem;
