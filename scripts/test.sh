@@ -12,5 +12,5 @@ fi
 npx tsc --noEmit
 npm run build --silent
 if [ "$#" -gt 0 ]; then files=("$@"); else mapfile -t files < <(find test -name '*.test.ts' | sort); fi
-# A test still running after 10 minutes fails with its name rather than holding CI until it is killed.
-node --import tsx --test --test-concurrency=2 --test-timeout=600000 "${files[@]}"
+# A test (or a test file) still running after 20 minutes fails with its name rather than holding CI until it is killed.
+node --import tsx --test --test-concurrency=2 --test-timeout=1200000 "${files[@]}"
