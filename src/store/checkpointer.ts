@@ -87,6 +87,8 @@ export async function startCheckpointer(database: Database, opts: CheckpointerOp
   const restartAbove = opts.restartAbovePages ?? 16_384;
   const worker = new Worker(THREAD, {
     eval: true,
+    // Plain CommonJS: none of the process's flags (a loader, --input-type=module) apply to it.
+    execArgv: [],
     workerData: {
       module: createRequire(import.meta.url).resolve('better-sqlite3'),
       file: database.location,

@@ -119,10 +119,10 @@ test('a process that ends without stopping the thread still exits: the thread ne
     import { startCheckpointer } from ${JSON.stringify(new URL('../../src/store/checkpointer.ts', import.meta.url).href)};
     import { openDatabase } from ${JSON.stringify(new URL('../../src/store/db.ts', import.meta.url).href)};
     const database = await openDatabase({ sqlitePath: ${JSON.stringify(file)} });
-    await startCheckpointer(database, { everyMs: 20 });
+    const checkpointer = await startCheckpointer(database, { everyMs: 20 });
     for (let i = 0; i < 200; i++) await sql\`insert into notes (body) values ('x')\`.execute(database.db);
     await new Promise((r) => setTimeout(r, 100));
-    console.log('done');
+    console.log('done; thread running: ' + (checkpointer !== null));
   `], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
@@ -131,5 +131,5 @@ test('a process that ends without stopping the thread still exits: the thread ne
   const code = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 30_000).unref())]);
   if (code === 'running') child.kill('SIGKILL');
   assert.equal(code, 0, `the process exited by itself (output: ${out.trim()})`);
-  assert.match(out, /done/);
+  assert.match(out, /done; thread running: true/);
 });
