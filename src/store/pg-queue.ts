@@ -2,7 +2,9 @@
 // for waiting until a busy one is free, so 50 requests racing on 10 connections of a loaded
 // machine could be told "store unavailable" while the database answers fine. Here a request
 // waits its turn for a slot (up to `waitMs`, then the same "timeout" a dead server gives),
-// and pg's own timeout is left to measure only what it should: reaching the server.
+// and pg's own timeout is left to measure only what it should: reaching the server. It also
+// listens for the errors of the connections it lends out (below).
+import type { EventEmitter } from 'node:events';
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
 
 export function queuedPool(pool: PostgresPool, slots: number, waitMs: number): PostgresPool {
@@ -41,14 +43,24 @@ export function queuedPool(pool: PostgresPool, slots: number, waitMs: number): P
         release();
         throw err;
       }
+      // pg's pool stops listening for a connection's errors while it is lent out. One the server
+      // cuts then (PostgreSQL stopping, pg_terminate_backend) between two statements would
+      // raise an 'error' nobody hears, and that ends the process. Heard here instead: the next
+      // statement fails as a store error, and the connection is dropped when given back.
+      let cut: Error | undefined;
+      const onError = (err: Error) => {
+        cut ??= err;
+      };
+      const events = client as PostgresPoolClient & Partial<Pick<EventEmitter, 'on' | 'removeListener'>>;
+      events.on?.('error', onError);
       let released = false;
-      const own = client.release.bind(client);
+      const own = client.release.bind(client) as (err?: Error) => void;
       client.release = () => {
-        own();
-        if (!released) {
-          released = true;
-          release();
-        }
+        if (released) return own();
+        released = true;
+        events.removeListener?.('error', onError);
+        own(cut);
+        release();
       };
       return client;
     },
