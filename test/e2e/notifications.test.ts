@@ -113,6 +113,18 @@ notifications:
       [jobs, 'deployment.rejected'],
     ],
   );
+  // A notice sent just before the SIGKILL but not yet marked delivered reached its receiver
+  // already; it goes again once the dead server's claim lapses (at least once, 5 s here). So
+  // the outbox is watched too, not only what the receivers got.
+  const watch = await openStore({ sqlitePath: path.join(dir, '.shipgate/shipgate.db') });
+  try {
+    await until('every delivery marked delivered in the outbox', async () => {
+      const ds = await watch.outbox.deliveries();
+      return ds.length === 12 && ds.every((d) => d.state === 'delivered');
+    }, 30_000);
+  } finally {
+    await watch.close();
+  }
   await served[1].stop();
 
   // Zero lost: nothing pending or failed in the outbox.
