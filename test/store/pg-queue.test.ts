@@ -14,15 +14,18 @@ after(async () => {
   for (const close of closers) await close();
 });
 
-async function terminate(url: string, pid: number): Promise<void> {
+/** Runs `fn` on a connection of its own, as an administrator would. */
+async function asAdmin<T>(url: string, fn: (admin: pg.Client) => Promise<T>): Promise<T> {
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
   try {
-    await admin.query('select pg_terminate_backend($1)', [pid]);
+    return await fn(admin);
   } finally {
     await admin.end();
   }
 }
+
+const terminate = (url: string, pid: number) => asAdmin(url, (admin) => admin.query('select pg_terminate_backend($1)', [pid]));
 
 test('a lent-out connection the server cuts between two statements: the process lives on, the connection is dropped, the next one is fresh', async () => {
   const url = await freshPostgresUrl();
@@ -60,15 +63,7 @@ test('a transaction whose connection is cut midway fails as a store error naming
       await sql`insert into notes (body) values ('half')`.execute(trx);
       await terminate(url, pid);
       // The cut reaches this connection while it waits between two statements.
-      await until('the cut is seen', async () => {
-        const admin = new pg.Client({ connectionString: url });
-        await admin.connect();
-        try {
-          return (await admin.query('select 1 from pg_stat_activity where pid = $1', [pid])).rowCount === 0;
-        } finally {
-          await admin.end();
-        }
-      }, 30_000, 20);
+      await until('the cut is seen', () => asAdmin(url, async (admin) => (await admin.query('select 1 from pg_stat_activity where pid = $1', [pid])).rowCount === 0), 30_000, 20);
       await sql`insert into notes (body) values ('after the cut')`.execute(trx);
     })
     .then(
