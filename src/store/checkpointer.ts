@@ -98,6 +98,7 @@ export async function startCheckpointer(database: Database, opts: CheckpointerOp
   // The connection goes on checkpointing for itself until the thread has its own connection
   // open: a log never left without anyone to fold it back.
   let failure: Error | null = null;
+  const why = (code: number) => failure ?? new Error(`the checkpoint thread ended with code ${code}`);
   worker.on('error', (err: unknown) => {
     failure ??= err instanceof Error ? err : new Error(`the checkpoint thread failed: ${JSON.stringify(err)}`);
   });
@@ -110,7 +111,7 @@ export async function startCheckpointer(database: Database, opts: CheckpointerOp
     };
     const onReady = (m: unknown) => m === 'ready' && settle(true);
     const onExit = (code: number) => {
-      failure ??= new Error(`the checkpoint thread ended with code ${code}`);
+      failure = why(code);
       settle(false);
     };
     const deadline = setTimeout(() => {
@@ -163,7 +164,7 @@ export async function startCheckpointer(database: Database, opts: CheckpointerOp
   worker.once('exit', (code) => {
     exited = true;
     if (stopped) return;
-    opts.onError?.(failure ?? new Error(`the checkpoint thread ended with code ${code}`));
+    opts.onError?.(why(code));
     void setAutocheckpoint(AUTOCHECKPOINT_PAGES).catch(() => {});
   });
   // A background helper: it never keeps the process alive by itself. Unreferenced only now,
